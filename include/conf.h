@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The configuration as plain values. conf.c is the only file that includes
+ * <libconfig.h>: it loads a file, validates every key against a declarative
+ * table, and reports every error as "file:line: message". Other modules copy
+ * what they need from struct conf and never keep pointers into it across a
+ * reload.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <sys/socket.h>
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum conf_check_type {
+	CONF_CHECK_PROCESS,
+	CONF_CHECK_HTTP,
+	CONF_CHECK_TCP,
+	CONF_CHECK_EXEC,
+	CONF_CHECK_THRESHOLD,
+	CONF_CHECK_TYPE_MAX
+};
+extern const char *const conf_check_type_names[CONF_CHECK_TYPE_MAX];
+
+enum conf_scope { CONF_SCOPE_LOCAL, CONF_SCOPE_DEPENDENCY, CONF_SCOPE_MAX };
+extern const char *const conf_scope_names[CONF_SCOPE_MAX];
+
+/* The initial per-check state; values match enum health_cstate. */
+enum conf_initial {
+	CONF_INITIAL_UNKNOWN,
+	CONF_INITIAL_UP,
+	CONF_INITIAL_DOWN,
+	CONF_INITIAL_MAX
+};
+extern const char *const conf_initial_names[CONF_INITIAL_MAX];
+
+/* Metrics a threshold check can watch; values match enum sample_metric. */
+enum conf_metric {
+	CONF_METRIC_CPU,
+	CONF_METRIC_MEM,
+	CONF_METRIC_SWAP,
+	CONF_METRIC_DISK,
+	CONF_METRIC_LOAD1,
+	CONF_METRIC_LOAD5,
+	CONF_METRIC_LOAD15,
+	CONF_METRIC_MAX
+};
+/* "cpu_usage_percent", "mem_used_percent", "swap_used_percent",
+ * "disk_used_percent", "load1", "load5", "load15". */
+extern const char *const conf_metric_names[CONF_METRIC_MAX];
+
+#define CONF_MAX_CHECKS 256
+#define CONF_MAX_EXPECT_STATUS 16
+#define CONF_MAX_HEADERS 32
+#define CONF_MAX_ARGV 64
+#define CONF_MAX_ALLOW 32
+
+/* An address/prefix pair for status_allow. */
+struct conf_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int prefix;
+};
+
+struct conf_check {
+	char *name;
+	enum conf_check_type type;
+	enum conf_scope scope;
+	double interval;    /* seconds between runs, > 0 */
+	double timeout;     /* seconds before a run is killed, <= interval */
+	int rise;           /* successes to go DOWN -> UP */
+	int fall;           /* failures to go UP -> DOWN */
+	enum conf_initial initial;
+	double jitter;      /* max random delay of the first run, seconds */
+	int line;           /* where it was defined, for messages */
+
+	/* process: at least one of pidfile, proc_name, cmdline, user */
+	char *pidfile;
+	char *proc_name;    /* exact match on comm (15 chars) or argv[0] basename */
+	char *cmdline;      /* extended regex over the space-joined argv */
+	regex_t cmdline_re; /* compiled when cmdline != NULL */
+	bool has_user;
+	uid_t uid;          /* resolved from "user" (name or number) */
+	char *user;
+	int min_count;      /* default 1 */
+	int max_count;      /* default 0 = no maximum */
+
+	/* http */
+	char *url;
+	int expect_status[CONF_MAX_EXPECT_STATUS];
+	size_t n_expect_status; /* default {200} when 0 given */
+	char *expect_body;      /* substring the body must contain, or NULL */
+	char *headers[CONF_MAX_HEADERS]; /* "Name: value" */
+	size_t n_headers;
+	bool tls;      /* true when the url is https:// (or tls = true) */
+	bool insecure; /* skip TLS certificate and host verification */
+
+	/* tcp */
+	char *address; /* "host:port"; host resolved at run time */
+
+	/* exec */
+	char *argv[CONF_MAX_ARGV + 1]; /* NULL-terminated */
+	size_t argc;
+
+	/* threshold */
+	enum conf_metric metric;
+	bool has_max, has_min;
+	double max, min;
+	double for_seconds; /* the condition must hold this long, 0 = at once */
+};
+
+struct conf {
+	char *path; /* the file it was loaded from */
+
+	/* health { } */
+	char *listen; /* as written, e.g. "0.0.0.0:8099" */
+	struct sockaddr_storage listen_addr;
+	socklen_t listen_addrlen;
+	char *health_path;   /* default "/health" */
+	double start_grace;  /* seconds, default 60 */
+	double drain_seconds; /* seconds of 503 before exit on SIGTERM, def. 10 */
+	int max_connections; /* default 256 */
+	double header_timeout; /* seconds to receive a whole request, def. 5 */
+	double idle_timeout;   /* seconds a keep-alive conn may idle, def. 30 */
+	struct conf_cidr status_allow[CONF_MAX_ALLOW]; /* default loopback */
+	size_t n_status_allow;
+
+	/* agent { } */
+	char *socket_path;      /* control socket, default HEALTHAGENT_SOCK */
+	int socket_mode;        /* default 0660 */
+	double sample_interval; /* seconds, default 1.0 */
+	char *disk_path;        /* filesystem for disk_used_percent, def. "/" */
+	int log_level;          /* enum log_level, default info */
+
+	struct conf_check *checks;
+	size_t n_checks;
+};
+
+/* A list of "file:line: message" strings. */
+struct conf_errors {
+	char **msgs;
+	size_t n;
+};
+
+/*
+ * Load and validate path. On success returns a new conf and 0. On failure
+ * returns NULL and appends every problem found to errs (which the caller
+ * frees with conf_errors_free).
+ */
+struct conf *conf_load(const char *path, struct conf_errors *errs);
+/* Same as conf_load, from memory; name is used in messages; includes are
+ * resolved against include_dir (may be NULL). For tests and the fuzzer. */
+struct conf *conf_load_string(const char *text, const char *name,
+    const char *include_dir, struct conf_errors *errs);
+void conf_free(struct conf *c);
+void conf_errors_free(struct conf_errors *errs);
+const struct conf_check *conf_find_check(const struct conf *c,
+    const char *name);
+/* Does addr (AF_INET/AF_INET6 sockaddr) match one of the status_allow nets? */
+bool conf_status_allowed(const struct conf *c, const struct sockaddr *addr);
+
+#endif
