@@ -7,6 +7,8 @@
  * Per check: UNKNOWN until the first result; UNKNOWN -> UP on the first
  * success, UNKNOWN -> DOWN after `fall` consecutive failures; UP -> DOWN after
  * `fall` consecutive failures; DOWN -> UP after `rise` consecutive successes.
+ * An immediate failure (an observed event rather than a poll) goes DOWN at
+ * once.
  * A check whose last result is older than 3 intervals is forced DOWN with
  * reason "stale", so a wedged checker can never keep reporting healthy.
  *
@@ -25,7 +27,13 @@
 
 #include "util.h"
 
-enum health_cstate { HEALTH_C_UNKNOWN, HEALTH_C_UP, HEALTH_C_DOWN, HEALTH_C_MAX };
+enum health_cstate {
+	HEALTH_C_UNKNOWN,
+	HEALTH_C_UP,
+	HEALTH_C_DOWN,
+	HEALTH_C_MAX
+};
+
 extern const char *const health_cstate_names[HEALTH_C_MAX];
 
 enum health_state {
@@ -36,26 +44,28 @@ enum health_state {
 	HEALTH_DRAINING,
 	HEALTH_STATE_MAX
 };
+
 extern const char *const health_state_names[HEALTH_STATE_MAX];
 
 /* Why a result is what it is. The detail string says the specifics. */
 enum health_reason {
-	HEALTH_R_NONE,      /* no result yet */
-	HEALTH_R_OK,        /* passed */
-	HEALTH_R_TIMEOUT,   /* did not finish within timeout */
-	HEALTH_R_REFUSED,   /* connection refused */
-	HEALTH_R_CONNECT,   /* other connect/resolve/network error */
-	HEALTH_R_STATUS,    /* unexpected HTTP status */
-	HEALTH_R_BODY,      /* expected body text missing */
-	HEALTH_R_PROC_GONE, /* process not running / exited */
+	HEALTH_R_NONE,       /* no result yet */
+	HEALTH_R_OK,         /* passed */
+	HEALTH_R_TIMEOUT,    /* did not finish within timeout */
+	HEALTH_R_REFUSED,    /* connection refused */
+	HEALTH_R_CONNECT,    /* other connect/resolve/network error */
+	HEALTH_R_STATUS,     /* unexpected HTTP status */
+	HEALTH_R_BODY,       /* expected body text missing */
+	HEALTH_R_PROC_GONE,  /* process not running / exited */
 	HEALTH_R_PROC_COUNT, /* too few or too many matching processes */
-	HEALTH_R_EXIT,      /* exec check exited non-zero */
-	HEALTH_R_SIGNAL,    /* exec check killed by a signal */
-	HEALTH_R_THRESHOLD, /* metric over/under its limit */
-	HEALTH_R_STALE,     /* no result for 3 intervals */
-	HEALTH_R_ERROR,     /* the check itself could not run */
+	HEALTH_R_EXIT,       /* exec check exited non-zero */
+	HEALTH_R_SIGNAL,     /* exec check killed by a signal */
+	HEALTH_R_THRESHOLD,  /* metric over/under its limit */
+	HEALTH_R_STALE,      /* no result for 3 intervals */
+	HEALTH_R_ERROR,      /* the check itself could not run */
 	HEALTH_R_MAX
 };
+
 extern const char *const health_reason_names[HEALTH_R_MAX];
 
 #define HEALTH_DETAIL_MAX 160
@@ -66,6 +76,9 @@ struct health_result {
 	enum health_reason reason;
 	char detail[HEALTH_DETAIL_MAX]; /* e.g. "status 500", "exit 3" */
 	double latency_ms;              /* < 0 when not meaningful */
+	/* An observed event (a pidfd saying the process exited), not a poll:
+	 * a failure takes the check DOWN at once, without waiting for fall. */
+	bool immediate;
 };
 
 /* Per-check parameters, copied in by health_add_check(). */

@@ -309,9 +309,9 @@ ev_run(struct ev *ev)
 		if (ev->timers != NULL) {
 			mono_ms w = ev->timers->when;
 
-			timeout = w <= ev->now ? 0
+			timeout = w <= ev->now    ? 0
 			    : w - ev->now > 60000 ? 60000
-						  : (int)(w - ev->now);
+			                          : (int)(w - ev->now);
 		}
 		n = epoll_wait(ev->epfd, evs, EV_MAX_EVENTS, timeout);
 		if (n < 0) {

@@ -19,11 +19,11 @@ static enum log_level max_level = LOG_LEVEL_INFO;
 static bool with_prefix = true;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERR] = "err",
-	[LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_NOTICE] = "notice",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERR] = "err",
+    [LOG_LEVEL_WARNING] = "warning",
+    [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_DEBUG] = "debug",
 };
 
 void
@@ -50,7 +50,8 @@ log_level_parse(const char *s)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
 	     i++) {
-		if (level_names[i] != NULL && strcasecmp(s, level_names[i]) == 0)
+		if (level_names[i] != NULL &&
+		    strcasecmp(s, level_names[i]) == 0)
 			return (int)i;
 	}
 	return -1;

@@ -117,8 +117,8 @@ util_parse_hostport(const char *s, bool numeric, struct sockaddr_storage *ss,
 	errno = 0;
 	p = strtol(port, &end, 10);
 	if (*port == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535) {
-		snprintf(err, errlen, "bad address \"%s\": port must be 1-65535",
-		    s);
+		snprintf(err, errlen,
+		    "bad address \"%s\": port must be 1-65535", s);
 		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));
@@ -129,7 +129,7 @@ util_parse_hostport(const char *s, bool numeric, struct sockaddr_storage *ss,
 	if (rc != 0 || res == NULL) {
 		snprintf(err, errlen, "bad address \"%s\": %s", s,
 		    numeric && rc == EAI_NONAME ? "not a numeric IP address"
-						: gai_strerror(rc));
+		                                : gai_strerror(rc));
 		if (res != NULL)
 			freeaddrinfo(res);
 		return -1;

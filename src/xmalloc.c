@@ -5,13 +5,12 @@
  */
 #include "config.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
 
 #include "log.h"
 #include "xmalloc.h"

@@ -118,7 +118,8 @@ main(void)
 	ev_timer_arm(s, 20);
 	ev_run(loop);
 	is_int(victim_ran, 0,
-	    "a due timer freed by an earlier callback of the turn does not run");
+	    "a due timer freed by an earlier callback of the turn does not "
+	    "run");
 
 	if (pipe(p1) != 0 || pipe(p2) != 0)
 		return 1;
