@@ -28,11 +28,13 @@ struct httpc;
 struct check_ops {
 	/* Set up per-check state (check_set_priv). 0, or -1 (logged). */
 	int (*init)(struct check *c);
-	/* Begin one run; must not block. Ends with check_done() now or later. */
+	/* Begin one run; must not block. Ends with check_done() now or later.
+	 */
 	void (*start)(struct check *c);
 	/* Abort the run in flight; must not call check_done(). May be NULL. */
 	void (*cancel)(struct check *c);
-	/* Free per-check state; cancel has been called if a run was in flight. */
+	/* Free per-check state; cancel has been called if a run was in flight.
+	 */
 	void (*fini)(struct check *c);
 };
 

@@ -10,11 +10,11 @@
 #define CONF_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
 enum conf_check_type {
 	CONF_CHECK_PROCESS,
@@ -24,9 +24,11 @@ enum conf_check_type {
 	CONF_CHECK_THRESHOLD,
 	CONF_CHECK_TYPE_MAX
 };
+
 extern const char *const conf_check_type_names[CONF_CHECK_TYPE_MAX];
 
 enum conf_scope { CONF_SCOPE_LOCAL, CONF_SCOPE_DEPENDENCY, CONF_SCOPE_MAX };
+
 extern const char *const conf_scope_names[CONF_SCOPE_MAX];
 
 /* The initial per-check state; values match enum health_cstate. */
@@ -36,6 +38,7 @@ enum conf_initial {
 	CONF_INITIAL_DOWN,
 	CONF_INITIAL_MAX
 };
+
 extern const char *const conf_initial_names[CONF_INITIAL_MAX];
 
 /* Metrics a threshold check can watch; values match enum sample_metric. */
@@ -49,6 +52,7 @@ enum conf_metric {
 	CONF_METRIC_LOAD15,
 	CONF_METRIC_MAX
 };
+
 /* "cpu_usage_percent", "mem_used_percent", "swap_used_percent",
  * "disk_used_percent", "load1", "load5", "load15". */
 extern const char *const conf_metric_names[CONF_METRIC_MAX];
@@ -70,24 +74,25 @@ struct conf_check {
 	char *name;
 	enum conf_check_type type;
 	enum conf_scope scope;
-	double interval;    /* seconds between runs, > 0 */
-	double timeout;     /* seconds before a run is killed, <= interval */
-	int rise;           /* successes to go DOWN -> UP */
-	int fall;           /* failures to go UP -> DOWN */
+	double interval; /* seconds between runs, > 0 */
+	double timeout;  /* seconds before a run is killed, <= interval */
+	int rise;        /* successes to go DOWN -> UP */
+	int fall;        /* failures to go UP -> DOWN */
 	enum conf_initial initial;
-	double jitter;      /* max random delay of the first run, seconds */
-	int line;           /* where it was defined, for messages */
+	double jitter; /* max random delay of the first run, seconds */
+	int line;      /* where it was defined, for messages */
 
 	/* process: at least one of pidfile, proc_name, cmdline, user */
 	char *pidfile;
-	char *proc_name;    /* exact match on comm (15 chars) or argv[0] basename */
-	char *cmdline;      /* extended regex over the space-joined argv */
+	char
+	    *proc_name; /* exact match on comm (15 chars) or argv[0] basename */
+	char *cmdline;  /* extended regex over the space-joined argv */
 	regex_t cmdline_re; /* compiled when cmdline != NULL */
 	bool has_user;
-	uid_t uid;          /* resolved from "user" (name or number) */
+	uid_t uid; /* resolved from "user" (name or number) */
 	char *user;
-	int min_count;      /* default 1 */
-	int max_count;      /* default 0 = no maximum */
+	int min_count; /* default 1 */
+	int max_count; /* default 0 = no maximum */
 
 	/* http */
 	char *url;
@@ -120,10 +125,11 @@ struct conf {
 	char *listen; /* as written, e.g. "0.0.0.0:8099" */
 	struct sockaddr_storage listen_addr;
 	socklen_t listen_addrlen;
-	char *health_path;   /* default "/health" */
-	double start_grace;  /* seconds, default 60 */
-	double drain_seconds; /* seconds of 503 before exit on SIGTERM, def. 10 */
-	int max_connections; /* default 256 */
+	char *health_path;  /* default "/health" */
+	double start_grace; /* seconds, default 60 */
+	double
+	    drain_seconds; /* seconds of 503 before exit on SIGTERM, def. 10 */
+	int max_connections;   /* default 256 */
 	double header_timeout; /* seconds to receive a whole request, def. 5 */
 	double idle_timeout;   /* seconds a keep-alive conn may idle, def. 30 */
 	struct conf_cidr status_allow[CONF_MAX_ALLOW]; /* default loopback */
@@ -162,5 +168,9 @@ const struct conf_check *conf_find_check(const struct conf *c,
     const char *name);
 /* Does addr (AF_INET/AF_INET6 sockaddr) match one of the status_allow nets? */
 bool conf_status_allowed(const struct conf *c, const struct sockaddr *addr);
+/* The key table, for documentation tests: the name of the i-th key and its
+ * section ("health", "agent" or "check"); NULL past the end. A name may
+ * appear twice (e.g. "min" for process and threshold checks). */
+const char *conf_key_name(size_t i, const char **section);
 
 #endif

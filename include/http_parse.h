@@ -14,12 +14,8 @@
 #define HTTP_MAX_REQUEST 8192 /* the whole request head */
 #define HTTP_MAX_HEADERS 64
 
-enum http_method {
-	HTTP_M_OTHER,
-	HTTP_M_GET,
-	HTTP_M_HEAD,
-	HTTP_M_MAX
-};
+enum http_method { HTTP_M_OTHER, HTTP_M_GET, HTTP_M_HEAD, HTTP_M_MAX };
+
 extern const char *const http_method_names[HTTP_M_MAX];
 
 enum http_parse_rc {
@@ -43,15 +39,25 @@ struct http_request {
 	bool keep_alive;        /* after Connection: and version defaults */
 	bool has_body;          /* Content-Length > 0 or Transfer-Encoding */
 	size_t head_len;        /* bytes consumed, through the blank line */
-	int error_status;       /* 400, 405, 414, 431, 501, 505 on ERROR */
+	int error_status;       /* 400, 414, 431 or 505 on ERROR */
 	const char *error;      /* short static text on ERROR */
 	size_t n_headers;
+
 	struct {
 		struct http_str name, value;
 	} headers[HTTP_MAX_HEADERS];
 };
 
-/* Parse the request head at the start of buf[0..len). */
+/*
+ * Parse the request head at the start of buf[0..len). Stateless: call it
+ * again with more bytes after INCOMPLETE. Empty lines before the request
+ * line are skipped (and counted in head_len). Bytes past head_len (a body or
+ * pipelined requests) are not looked at. INCOMPLETE is only returned while
+ * everything seen so far is valid and len < HTTP_MAX_REQUEST. The method is
+ * not checked here (unknown or lowercase methods give HTTP_M_OTHER), nor are
+ * bodies refused (has_body says whether there is one). Only on OK are the
+ * fields other than error_status/error meaningful; they point into buf.
+ */
 enum http_parse_rc http_parse_request(const char *buf, size_t len,
     struct http_request *req);
 /* Case-insensitive header lookup; NULL if absent. */

@@ -18,30 +18,32 @@ struct httpc_req;
 
 /* The outcome of a request. */
 struct httpc_resp {
-	int curl_code;          /* CURLcode; 0 = transfer completed */
-	const char *error;      /* curl's error text when curl_code != 0 */
-	bool timed_out;         /* CURLE_OPERATION_TIMEDOUT */
-	bool refused;           /* connection refused */
-	long status;            /* HTTP status, 0 if none */
-	const char *body;       /* NUL-terminated, possibly truncated */
+	int curl_code;     /* CURLcode; 0 = transfer completed */
+	const char *error; /* curl's error text when curl_code != 0 */
+	bool timed_out;    /* CURLE_OPERATION_TIMEDOUT */
+	bool refused;      /* connection refused */
+	long status;       /* HTTP status, 0 if none */
+	const char *body;  /* NUL-terminated, possibly truncated */
 	size_t body_len;
-	bool truncated;         /* body exceeded max_body */
-	const char *headers;    /* raw response header block, NUL-terminated */
-	double total_ms;        /* total time */
+	bool truncated;      /* body exceeded max_body */
+	const char *headers; /* raw response header block, NUL-terminated */
+	double total_ms;     /* total time */
 };
 
 typedef void (*httpc_done_cb)(const struct httpc_resp *resp, void *arg);
 
 struct httpc_opts {
-	const char *method;         /* "GET" default; "PUT", "POST", "HEAD" */
+	const char *method; /* "GET" default; "PUT", "POST", "HEAD" */
 	const char *url;
-	const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
-	const void *body;           /* request body, may be NULL */
+	const char *const
+	    *headers;     /* "Name: value", NULL-terminated, or NULL */
+	const void *body; /* request body, may be NULL */
 	size_t body_len;
-	long timeout_ms;            /* whole transfer; 0 = no limit */
-	long connect_timeout_ms;    /* 0 = same as timeout_ms */
-	size_t max_body;            /* response cap; 0 = 64 KiB */
-	bool insecure;              /* skip TLS verification */
+	long timeout_ms;         /* whole transfer; 0 = no limit */
+	long connect_timeout_ms; /* 0 = same as timeout_ms */
+	size_t max_body;         /* response cap; 0 = 64 KiB */
+	bool insecure;           /* skip TLS verification */
+	bool no_proxy;           /* ignore http_proxy & co. (for IMDS) */
 };
 
 struct httpc *httpc_new(struct ev *ev);

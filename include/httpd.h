@@ -3,8 +3,9 @@
  * The health endpoint's HTTP/1.1 server on the event loop. It owns the
  * connections (keep-alive, pipelining, limits, timeouts) and answers every
  * request from a handler that must not block: the handler reads cached
- * state and fills a response. Errors in the request get 400/405/414/431/
- * 501/505 without reaching the handler, and the connection is closed.
+ * state and fills a response. Errors in the request get 400/405/413/414/
+ * 431/501/505 without reaching the handler, and the connection is closed.
+ * Methods other than GET and HEAD get 405 here; paths are the handler's.
  */
 #ifndef HTTPD_H
 #define HTTPD_H
@@ -18,39 +19,78 @@
 
 struct httpd;
 
+/*
+ * The handler's response keeps the connection open if the client asked for
+ * keep-alive. A HEAD request gets the headers only, with the Content-Length
+ * of the body. A status outside 200..599 is answered as 500.
+ */
 struct httpd_resp {
 	int status;               /* e.g. 200, 503, 404 */
 	const char *content_type; /* static string; default application/json */
 	char *body;               /* malloc'd by the handler; httpd frees it */
 	size_t body_len;
-	const char *allow;        /* value of an Allow: header, or NULL */
+	const char *allow; /* value of an Allow: header, or NULL */
 };
 
 /* Fill resp for req. peer is the client address. */
 typedef void (*httpd_handler)(const struct http_request *req,
     const struct sockaddr *peer, struct httpd_resp *resp, void *arg);
 
+/* Zero or negative values select the defaults below. */
 struct httpd_limits {
-	int max_connections;  /* extra connections are closed at accept */
+	int max_connections;    /* extra connections are closed at accept */
 	mono_ms header_timeout; /* to receive one whole request head */
-	mono_ms idle_timeout;   /* keep-alive idle between requests */
+	mono_ms idle_timeout;   /* keep-alive idle; also the send timeout */
 };
 
-/* Bind and listen; returns the fd or -1 with a message in err. */
+#define HTTPD_DEFAULT_MAX_CONNECTIONS 256
+#define HTTPD_DEFAULT_HEADER_TIMEOUT 10000
+#define HTTPD_DEFAULT_IDLE_TIMEOUT 60000
+
+/*
+ * Bind and listen (SO_REUSEADDR, non-blocking, close-on-exec, backlog 512;
+ * the IPv6 wildcard also takes IPv4). Returns the fd or -1 with a message in
+ * err.
+ */
 int httpd_listen(const struct sockaddr *sa, socklen_t len, char *err,
     size_t errlen);
-/* Serve on an already listening fd (which httpd then owns). */
+/*
+ * Serve on an already listening fd, which httpd then owns. NULL if the fd
+ * cannot be watched (logged; the fd then stays the caller's).
+ */
 struct httpd *httpd_new(struct ev *ev, int listen_fd,
     const struct httpd_limits *lim, httpd_handler handler, void *arg);
+/*
+ * New limits apply to new connections and to the next deadline of open
+ * ones; a lower max_connections does not drop connections already open.
+ */
 void httpd_set_limits(struct httpd *d, const struct httpd_limits *lim);
-/* Take the listening fd back (for reload), leaving connections alone. */
+/* The listening fd, still owned by d; -1 after httpd_detach_listener(). */
 int httpd_listen_fd(const struct httpd *d);
+/*
+ * For reload: stop accepting and hand the listening fd to the caller, who
+ * then owns it (typically to pass it to a new httpd_new()); httpd_free()
+ * will not close it. Open connections are served until httpd_free().
+ * Returns -1 if already detached.
+ */
+int httpd_detach_listener(struct httpd *d);
+/* Close every connection and, unless detached, the listening fd. */
 void httpd_free(struct httpd *d);
-/* Counters for /status and /metrics. */
+
+/*
+ * Counters for /status and /metrics. accepted: connections taken in;
+ * rejected: closed at accept because max_connections were open; requests:
+ * complete request heads (answered by the handler or with 405/413/501);
+ * errors_4xx: responses with a 4xx status, including those to malformed
+ * requests; timeouts: connections closed by the header or send timeout (a
+ * keep-alive connection reaching its idle timeout is not counted); open:
+ * connections open now.
+ */
 struct httpd_stats {
 	unsigned long accepted, requests, rejected, errors_4xx, timeouts;
 	int open;
 };
+
 void httpd_stats(const struct httpd *d, struct httpd_stats *out);
 
 #endif

@@ -17,6 +17,9 @@
 struct sample {
 	bool valid;     /* at least one successful read */
 	bool cpu_valid; /* needs two CPU readings */
+	/* Whether the last read of each part succeeded; a failed part keeps
+	 * its previous values but is not valid. */
+	bool mem_valid, disk_valid, load_valid;
 	mono_ms at;
 	double cpu_pct;
 	double mem_used_pct;

@@ -26,8 +26,8 @@ mono_ms util_sec_to_ms(double s);
  * resolved with getaddrinfo (blocking, so only at config time).
  * Returns 0, or -1 with a message in err.
  */
-int util_parse_hostport(const char *s, bool numeric, struct sockaddr_storage *ss,
-    socklen_t *len, char *err, size_t errlen);
+int util_parse_hostport(const char *s, bool numeric,
+    struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen);
 /* Format a sockaddr as "host:port" or "[v6]:port". */
 void util_format_addr(const struct sockaddr *sa, char *buf, size_t len);
 /* Set O_NONBLOCK and FD_CLOEXEC. */

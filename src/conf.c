@@ -1,2 +1,1914 @@
 /* SPDX-License-Identifier: ISC */
+/*
+ * Configuration loading and validation. The text is parsed with libconfig
+ * (1.5 API subset only), then every setting is checked against one
+ * declarative key table that gives its section, type, range, default and the
+ * check types it applies to. Every problem is collected as "file:line:
+ * message" and nothing is silently defaulted. Integer literals are re-read
+ * from the source text because libconfig 1.5 silently truncates values that
+ * do not fit in 32 bits.
+ */
 #include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "healthagent.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+const char *const conf_check_type_names[CONF_CHECK_TYPE_MAX] = {
+    [CONF_CHECK_PROCESS] = "process",
+    [CONF_CHECK_HTTP] = "http",
+    [CONF_CHECK_TCP] = "tcp",
+    [CONF_CHECK_EXEC] = "exec",
+    [CONF_CHECK_THRESHOLD] = "threshold",
+};
+
+const char *const conf_scope_names[CONF_SCOPE_MAX] = {
+    [CONF_SCOPE_LOCAL] = "local",
+    [CONF_SCOPE_DEPENDENCY] = "dependency",
+};
+
+const char *const conf_initial_names[CONF_INITIAL_MAX] = {
+    [CONF_INITIAL_UNKNOWN] = "unknown",
+    [CONF_INITIAL_UP] = "up",
+    [CONF_INITIAL_DOWN] = "down",
+};
+
+const char *const conf_metric_names[CONF_METRIC_MAX] = {
+    [CONF_METRIC_CPU] = "cpu_usage_percent",
+    [CONF_METRIC_MEM] = "mem_used_percent",
+    [CONF_METRIC_SWAP] = "swap_used_percent",
+    [CONF_METRIC_DISK] = "disk_used_percent",
+    [CONF_METRIC_LOAD1] = "load1",
+    [CONF_METRIC_LOAD5] = "load5",
+    [CONF_METRIC_LOAD15] = "load15",
+};
+
+_Static_assert(sizeof(enum conf_check_type) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum conf_scope) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum conf_initial) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum conf_metric) == sizeof(int), "enum size");
+
+enum ktype { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_LIST };
+enum ksect { KS_HEALTH, KS_AGENT, KS_CHECK, KS_MAX };
+static const char *const ksect_names[KS_MAX] = {
+    [KS_HEALTH] = "health",
+    [KS_AGENT] = "agent",
+    [KS_CHECK] = "check",
+};
+
+#define KF_REQUIRED 0x01 /* must be present (for the listed check types) */
+#define KF_MIN_EXCL 0x02 /* the minimum itself is not allowed */
+#define KF_OCTAL 0x04	 /* an integer literal with a leading 0 is octal */
+#define KF_DYNDEF 0x08	 /* the default is computed from other keys */
+#define KF_PATH 0x10	 /* a string that must be an absolute path */
+#define KF_CTRL_OK 0x20	 /* a string that may hold control characters */
+
+#define NOOFF ((size_t)-1)
+#define T_ALL ((1u << CONF_CHECK_TYPE_MAX) - 1)
+#define T(x) (1u << CONF_CHECK_##x)
+
+struct ctx;
+struct key;
+/*
+ * Extra validation. For KT_STR it gets the string (s is NULL when the table
+ * default is being applied) and returns false to reject it. For KT_LIST it
+ * parses the whole array (s NULL: apply the default).
+ */
+typedef bool key_fn(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *str);
+
+struct key {
+	enum ksect sect;
+	const char *name;
+	enum ktype type;
+	unsigned types; /* KS_CHECK: bit mask of check types */
+	double min, max; /* numeric range; KT_STR: max length */
+	double def;	 /* numeric/boolean/enum default */
+	const char *sdef; /* default as text (strings: the value) */
+	unsigned flags;
+	size_t off; /* field in struct conf or struct conf_check */
+	const char *const *names; /* KT_ENUM */
+	size_t nnames;
+	key_fn *fn;
+	const char *help;
+};
+
+static key_fn v_listen, v_hpath, v_loglevel, v_name, v_cmdline, v_user,
+    v_url, v_tcpaddr, v_procname, p_allow, p_status, p_headers, p_command;
+
+#define C(f) offsetof(struct conf, f)
+#define K(f) offsetof(struct conf_check, f)
+#define ENUM(a) a, sizeof(a) / sizeof((a)[0])
+
+static const struct key keys[] = {
+    /* health { } */
+    {KS_HEALTH, "listen", KT_STR, 0, 0, 300, 0, "0.0.0.0:8099", 0, C(listen),
+	NULL, 0, v_listen,
+	"Numeric address and port the health endpoint listens on."},
+    {KS_HEALTH, "path", KT_STR, 0, 0, 256, 0, "/health", 0, C(health_path),
+	NULL, 0, v_hpath, "URL path of the health endpoint."},
+    {KS_HEALTH, "start_grace", KT_NUM, 0, 0, 86400, 60, "60", 0,
+	C(start_grace), NULL, 0, NULL,
+	"Seconds after start during which failures do not count."},
+    {KS_HEALTH, "drain_seconds", KT_NUM, 0, 0, 3600, 10, "10", 0,
+	C(drain_seconds), NULL, 0, NULL,
+	"Seconds of 503 answers after SIGTERM before exiting."},
+    {KS_HEALTH, "max_connections", KT_INT, 0, 1, 65535, 256, "256", 0,
+	C(max_connections), NULL, 0, NULL,
+	"Most simultaneous HTTP connections."},
+    {KS_HEALTH, "header_timeout", KT_NUM, 0, 0.1, 300, 5, "5", 0,
+	C(header_timeout), NULL, 0, NULL,
+	"Seconds a client has to send a whole request."},
+    {KS_HEALTH, "idle_timeout", KT_NUM, 0, 0.1, 3600, 30, "30", 0,
+	C(idle_timeout), NULL, 0, NULL,
+	"Seconds a keep-alive connection may stay idle."},
+    {KS_HEALTH, "status_allow", KT_LIST, 0, 0, CONF_MAX_ALLOW, 0,
+	"[\"127.0.0.0/8\", \"::1/128\"]", 0, NOOFF, NULL, 0, p_allow,
+	"Networks allowed to read /status and /metrics."},
+
+    /* agent { } */
+    {KS_AGENT, "socket", KT_STR, 0, 0, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+	0, HEALTHAGENT_SOCK, KF_PATH, C(socket_path), NULL, 0, NULL,
+	"Path of the control socket."},
+    {KS_AGENT, "socket_mode", KT_INT, 0, 0, 0777, 0660, "0660", KF_OCTAL,
+	C(socket_mode), NULL, 0, NULL, "Permissions of the control socket."},
+    {KS_AGENT, "sample_interval", KT_NUM, 0, 0.1, 60, 1, "1", 0,
+	C(sample_interval), NULL, 0, NULL,
+	"Seconds between system metric samples."},
+    {KS_AGENT, "disk_path", KT_STR, 0, 0, 4095, 0, "/", KF_PATH, C(disk_path),
+	NULL, 0, NULL, "Filesystem measured by disk_used_percent."},
+    {KS_AGENT, "log_level", KT_STR, 0, 0, 16, 0, "info", 0, NOOFF, NULL, 0,
+	v_loglevel, "Most verbose log level written."},
+
+    /* checks = ( { }, ... ) : common keys */
+    {KS_CHECK, "name", KT_STR, T_ALL, 0, 64, 0, NULL, KF_REQUIRED, K(name),
+	NULL, 0, v_name, "Unique name of the check."},
+    {KS_CHECK, "type", KT_ENUM, T_ALL, 0, 0, 0, NULL, KF_REQUIRED, K(type),
+	ENUM(conf_check_type_names), NULL, "Kind of check."},
+    {KS_CHECK, "scope", KT_ENUM, T_ALL, 0, 0, CONF_SCOPE_LOCAL, "local", 0,
+	K(scope), ENUM(conf_scope_names), NULL,
+	"Whether a failure makes the instance unhealthy."},
+    {KS_CHECK, "interval", KT_NUM, T_ALL, 0.1, 86400, 5, "5", 0, K(interval),
+	NULL, 0, NULL, "Seconds between runs."},
+    {KS_CHECK, "timeout", KT_NUM, T_ALL, 0, 86400, 2, "min(interval, 2)",
+	KF_MIN_EXCL | KF_DYNDEF, K(timeout), NULL, 0, NULL,
+	"Seconds a run may take."},
+    {KS_CHECK, "rise", KT_INT, T_ALL, 1, 100, 2, "2", 0, K(rise), NULL, 0,
+	NULL, "Successes in a row to become up."},
+    {KS_CHECK, "fall", KT_INT, T_ALL, 1, 100, 3, "3", 0, K(fall), NULL, 0,
+	NULL, "Failures in a row to become down."},
+    {KS_CHECK, "initial", KT_ENUM, T_ALL, 0, 0, CONF_INITIAL_UNKNOWN,
+	"unknown", 0, K(initial), ENUM(conf_initial_names), NULL,
+	"State before the first result."},
+    {KS_CHECK, "jitter", KT_NUM, T_ALL, 0, 86400, 0, "interval",
+	KF_DYNDEF, K(jitter), NULL, 0, NULL,
+	"Most random delay of the first run."},
+
+    /* process */
+    {KS_CHECK, "pidfile", KT_STR, T(PROCESS), 0, 4095, 0, NULL, KF_PATH,
+	K(pidfile), NULL, 0, NULL, "File holding the process id."},
+    {KS_CHECK, "proc_name", KT_STR, T(PROCESS), 0, 255, 0, NULL, 0,
+	K(proc_name), NULL, 0, v_procname,
+	"Exact process name (comm or argv[0] basename)."},
+    {KS_CHECK, "cmdline", KT_STR, T(PROCESS), 0, 4096, 0, NULL, 0, K(cmdline),
+	NULL, 0, v_cmdline, "Extended regular expression over the command line."},
+    {KS_CHECK, "user", KT_STR, T(PROCESS), 0, 256, 0, NULL, 0, K(user), NULL,
+	0, v_user, "User name or uid owning the process."},
+    {KS_CHECK, "min", KT_INT, T(PROCESS), 0, 100000, 1, "1", 0, K(min_count),
+	NULL, 0, NULL, "Fewest matching processes."},
+    {KS_CHECK, "max", KT_INT, T(PROCESS), 0, 100000, 0, "0", 0, K(max_count),
+	NULL, 0, NULL, "Most matching processes, 0 for no limit."},
+
+    /* http */
+    {KS_CHECK, "url", KT_STR, T(HTTP), 0, 4096, 0, NULL, KF_REQUIRED, K(url),
+	NULL, 0, v_url, "http:// or https:// URL to fetch."},
+    {KS_CHECK, "expect_status", KT_LIST, T(HTTP), 0, CONF_MAX_EXPECT_STATUS, 0,
+	"[200]", 0, NOOFF, NULL, 0, p_status, "Accepted status codes."},
+    {KS_CHECK, "expect_body", KT_STR, T(HTTP), 0, 4096, 0, NULL, KF_CTRL_OK,
+	K(expect_body), NULL, 0, NULL, "Substring the body must contain."},
+    {KS_CHECK, "headers", KT_LIST, T(HTTP), 0, CONF_MAX_HEADERS, 0, "[]", 0,
+	NOOFF, NULL, 0, p_headers, "Extra request headers."},
+    {KS_CHECK, "tls", KT_BOOL, T(HTTP), 0, 0, 0, "from url", KF_DYNDEF, K(tls),
+	NULL, 0, NULL, "Use TLS; must agree with the url scheme."},
+    {KS_CHECK, "insecure", KT_BOOL, T(HTTP), 0, 0, 0, "false", 0,
+	K(insecure), NULL, 0, NULL, "Skip TLS certificate verification."},
+
+    /* tcp */
+    {KS_CHECK, "address", KT_STR, T(TCP), 0, 300, 0, NULL, KF_REQUIRED,
+	K(address), NULL, 0, v_tcpaddr, "host:port to connect to."},
+
+    /* exec */
+    {KS_CHECK, "command", KT_LIST, T(EXEC), 1, CONF_MAX_ARGV, 0, NULL,
+	KF_REQUIRED, NOOFF, NULL, 0, p_command, "Program and arguments."},
+
+    /* threshold */
+    {KS_CHECK, "metric", KT_ENUM, T(THRESHOLD), 0, 0, 0, NULL, KF_REQUIRED,
+	K(metric), ENUM(conf_metric_names), NULL, "Metric to watch."},
+    {KS_CHECK, "max", KT_NUM, T(THRESHOLD), 0, 1e6, 0, NULL, 0, K(max), NULL,
+	0, NULL, "Highest healthy value."},
+    {KS_CHECK, "min", KT_NUM, T(THRESHOLD), 0, 1e6, 0, NULL, 0, K(min), NULL,
+	0, NULL, "Lowest healthy value."},
+    {KS_CHECK, "for", KT_NUM, T(THRESHOLD), 0, 86400, 0, "0", 0,
+	K(for_seconds), NULL, 0, NULL,
+	"Seconds the limit must be crossed before failing."},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* A source text: the main config or an included file. */
+struct src {
+	char *file; /* as libconfig names it; NULL for the main text */
+	char *disp; /* name used in messages */
+	char *text; /* NULL until read (or unreadable) */
+	bool tried;
+};
+
+struct ctx {
+	struct conf_errors *errs;
+	const char *include_dir;
+	struct src *srcs;
+	size_t nsrcs;
+	struct conf *c;
+	struct conf_check *ck; /* the check being parsed */
+	int ctype;	       /* its type, -1 when unknown */
+	char prefix[96];       /* "health: ", "check \"web\": " */
+	bool present[NKEYS];   /* seen in the current section */
+	bool valid[NKEYS];     /* ...and accepted */
+	config_setting_t *where[NKEYS];
+	char qbuf[4][160];
+	int qn;
+};
+
+/* ---- messages ---- */
+
+static void
+errs_add(struct conf_errors *e, char *msg)
+{
+	e->msgs = xreallocarray(e->msgs, e->n + 1, sizeof(*e->msgs));
+	e->msgs[e->n++] = msg;
+}
+
+/* Quote untrusted text for a message: escaped, bounded, in double quotes. */
+static const char *
+q(struct ctx *x, const char *s)
+{
+	char *b = x->qbuf[x->qn++ % 4];
+	size_t o = 0, cap = sizeof(x->qbuf[0]);
+
+	b[o++] = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (o + 8 >= cap) {
+			memcpy(b + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (ch < 0x20 || ch == 0x7f)
+			o += (size_t)snprintf(b + o, cap - o, "\\x%02x", ch);
+		else if (ch == '"' || ch == '\\') {
+			b[o++] = '\\';
+			b[o++] = (char)ch;
+		} else
+			b[o++] = (char)ch;
+	}
+	b[o++] = '"';
+	b[o] = '\0';
+	return b;
+}
+
+static struct src *
+src_of(struct ctx *x, const char *file)
+{
+	if (file == NULL)
+		return &x->srcs[0];
+	for (size_t i = 1; i < x->nsrcs; i++)
+		if (strcmp(x->srcs[i].file, file) == 0)
+			return &x->srcs[i];
+	x->srcs = xreallocarray(x->srcs, x->nsrcs + 1, sizeof(*x->srcs));
+	struct src *s = &x->srcs[x->nsrcs++];
+	memset(s, 0, sizeof(*s));
+	s->file = xstrdup(file);
+	if (file[0] != '/' && x->include_dir != NULL)
+		s->disp = xasprintf("%s/%s", x->include_dir, file);
+	else
+		s->disp = xstrdup(file);
+	return s;
+}
+
+static char *
+read_text(const char *path, int *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (f == NULL) {
+		*err = errno;
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (n == 0)
+			break;
+		if (len > 16 * 1024 * 1024) {
+			*err = EFBIG;
+			fclose(f);
+			free(buf);
+			return NULL;
+		}
+	}
+	if (ferror(f)) {
+		*err = errno ? errno : EIO;
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len) != NULL) {
+		*err = EILSEQ;
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static const char *
+src_text(struct src *s)
+{
+	if (s->text == NULL && !s->tried) {
+		int e;
+
+		s->tried = true;
+		s->text = read_text(s->disp, &e);
+	}
+	return s->text;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+err_at(struct ctx *x, config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+	const char *file = x->srcs[0].disp;
+	unsigned line = 0;
+
+	if (s != NULL) {
+		file = src_of(x, config_setting_source_file(s))->disp;
+		line = config_setting_source_line(s);
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		log_fatal("out of memory");
+	va_end(ap);
+	if (line > 0)
+		errs_add(x->errs, xasprintf("%s:%u: %s%s", file, line, x->prefix, m));
+	else
+		errs_add(x->errs, xasprintf("%s: %s%s", file, x->prefix, m));
+	free(m);
+}
+
+#define kerr(x, s, k, fmt, ...) err_at(x, s, "%s: " fmt, (k)->name, ##__VA_ARGS__)
+
+static const char *
+type_desc(config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "unknown";
+	}
+}
+
+/* ---- integer literals from the source text ---- */
+
+static const char *
+skip_ws(const char *p)
+{
+	for (;;) {
+		if (isspace((unsigned char)*p))
+			p++;
+		else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p != '\0' && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *e = strstr(p + 2, "*/");
+
+			p = e ? e + 2 : p + strlen(p);
+		} else
+			return p;
+	}
+}
+
+static bool
+namechar(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '*';
+}
+
+/* Where the value of s starts in its source text, or NULL. */
+static const char *
+value_pos(struct ctx *x, config_setting_t *s, int depth)
+{
+	config_setting_t *parent = config_setting_parent(s);
+	const char *name = config_setting_name(s);
+
+	if (depth > 4 || parent == NULL)
+		return NULL;
+	if (name == NULL) {
+		/* an element of an array or list: find the parent's value */
+		const char *p = value_pos(x, parent, depth + 1);
+		int idx = -1, n = config_setting_length(parent);
+
+		if (p == NULL || (*p != '[' && *p != '('))
+			return NULL;
+		for (int i = 0; i < n; i++)
+			if (config_setting_get_elem(parent, (unsigned)i) == s)
+				idx = i;
+		if (idx < 0)
+			return NULL;
+		p = skip_ws(p + 1);
+		for (int i = 0; i < idx; i++) {
+			/* elements we skip are scalars: numbers or strings */
+			if (*p == '"')
+				return NULL;
+			while (*p != '\0' && *p != ',' && *p != ']' &&
+			    *p != ')' && !isspace((unsigned char)*p) &&
+			    *p != '#' && *p != '/')
+				p++;
+			p = skip_ws(p);
+			if (*p != ',')
+				return NULL;
+			p = skip_ws(p + 1);
+		}
+		return p;
+	}
+	struct src *src = src_of(x, config_setting_source_file(s));
+	const char *text = src_text(src);
+	unsigned line = config_setting_source_line(s);
+	size_t nl = strlen(name);
+
+	if (text == NULL || line == 0)
+		return NULL;
+	const char *p = text;
+	for (unsigned l = 1; l < line; l++) {
+		p = strchr(p, '\n');
+		if (p == NULL)
+			return NULL;
+		p++;
+	}
+	for (; (p = strstr(p, name)) != NULL; p += nl) {
+		if (p > text && namechar(p[-1]))
+			continue;
+		const char *v = skip_ws(p + nl);
+
+		if (*v == '=' || *v == ':')
+			return skip_ws(v + 1);
+	}
+	return NULL;
+}
+
+/*
+ * libconfig 1.5 truncates integer literals to 32 bits without a word. Read
+ * the literal of an INT setting back and, when it says something else, use
+ * it (as a double, which is exact enough to be out of every range).
+ * KF_OCTAL keys read "0660" as octal. Returns false on a bad literal.
+ */
+static bool
+literal_fix(struct ctx *x, config_setting_t *s, const struct key *k,
+    double *v, char *repr, size_t rlen)
+{
+	const char *p = value_pos(x, s, 0), *d;
+	size_t n;
+	double lv;
+
+	if (p == NULL)
+		return true;
+	d = p;
+	if (*d == '-' || *d == '+')
+		d++;
+	if (!isdigit((unsigned char)*d))
+		return true;
+	if (d[0] == '0' && (d[1] == 'x' || d[1] == 'X')) {
+		n = 2;
+		while (isxdigit((unsigned char)d[n]))
+			n++;
+		if (d[n] == 'L')
+			return true;
+		errno = 0;
+		unsigned long long u = strtoull(d, NULL, 16);
+		lv = errno == ERANGE ? HUGE_VAL : (double)u;
+	} else {
+		n = 0;
+		while (isdigit((unsigned char)d[n]))
+			n++;
+		if (d[n] == '.' || d[n] == 'e' || d[n] == 'E' || d[n] == 'L')
+			return true;
+		if ((k->flags & KF_OCTAL) && d[0] == '0' && n > 1) {
+			if (strspn(d, "01234567") < n) {
+				kerr(x, s, k, "%.*s is not a valid octal number",
+				    (int)(n + (size_t)(d - p)), p);
+				return false;
+			}
+			char tmp[32];
+
+			snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < 30 ? n : 30), d);
+			lv = (double)strtoull(tmp, NULL, 8);
+			if (d != p && *p == '-')
+				lv = -lv;
+			*v = lv;
+			snprintf(repr, rlen, "%.*s", (int)(n + (size_t)(d - p)), p);
+			return true;
+		}
+		lv = strtod(d, NULL);
+	}
+	if (d != p && *p == '-')
+		lv = -lv;
+	if (lv != *v) {
+		*v = lv;
+		snprintf(repr, rlen, "%.*s",
+		    (int)(n + (size_t)(d - p) < 40 ? n + (size_t)(d - p) : 40), p);
+	}
+	return true;
+}
+
+/* ---- values ---- */
+
+static void
+fmt_range(const struct key *k, char *buf, size_t len)
+{
+	if (k->flags & KF_OCTAL)
+		snprintf(buf, len, "0%o..0%o", (unsigned)k->min, (unsigned)k->max);
+	else if (k->flags & KF_MIN_EXCL)
+		snprintf(buf, len, "> %g and <= %g", k->min, k->max);
+	else
+		snprintf(buf, len, "%g..%g", k->min, k->max);
+}
+
+/* Read a number (KT_INT or KT_NUM) and check its range. */
+static bool
+get_num(struct ctx *x, config_setting_t *s, const struct key *k, double *out)
+{
+	char repr[48], rng[64];
+	double v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		snprintf(repr, sizeof(repr), "%.0f", v);
+		if (!literal_fix(x, s, k, &v, repr, sizeof(repr)))
+			return false;
+		break;
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		snprintf(repr, sizeof(repr), "%lld",
+		    (long long)config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		if (k->type == KT_INT) {
+			kerr(x, s, k, "must be an integer, not %g", v);
+			return false;
+		}
+		if (!isfinite(v)) {
+			kerr(x, s, k, "must be a finite number");
+			return false;
+		}
+		snprintf(repr, sizeof(repr), "%g", v);
+		break;
+	default:
+		kerr(x, s, k, "must be %s, not %s",
+		    k->type == KT_INT ? "an integer" : "a number", type_desc(s));
+		return false;
+	}
+	if (!((k->flags & KF_MIN_EXCL) ? v > k->min : v >= k->min) ||
+	    !(v <= k->max)) {
+		fmt_range(k, rng, sizeof(rng));
+		kerr(x, s, k, "%s is out of range (must be %s)", repr, rng);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool
+has_ctrl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Read a string value with the generic checks of k. */
+static const char *
+get_str(struct ctx *x, config_setting_t *s, const struct key *k)
+{
+	const char *v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		kerr(x, s, k, "must be a string, not %s", type_desc(s));
+		return NULL;
+	}
+	v = config_setting_get_string(s);
+	if (v == NULL || *v == '\0') {
+		kerr(x, s, k, "must not be empty");
+		return NULL;
+	}
+	if (k->max > 0 && strlen(v) > (size_t)k->max) {
+		kerr(x, s, k, "%s is too long (at most %g characters)", q(x, v),
+		    k->max);
+		return NULL;
+	}
+	if (!(k->flags & KF_CTRL_OK) && has_ctrl(v)) {
+		kerr(x, s, k, "%s contains control characters", q(x, v));
+		return NULL;
+	}
+	if ((k->flags & KF_PATH) && v[0] != '/') {
+		kerr(x, s, k, "%s must be an absolute path", q(x, v));
+		return NULL;
+	}
+	return v;
+}
+
+static void *
+field(struct ctx *x, const struct key *k)
+{
+	char *base = k->sect == KS_CHECK ? (char *)x->ck : (char *)x->c;
+
+	return base + k->off;
+}
+
+static bool
+set_string(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	if (k->fn != NULL && !k->fn(x, s, k, v))
+		return false;
+	if (k->off != NOOFF) {
+		char **f = field(x, k);
+
+		free(*f);
+		*f = xstrdup(v);
+	}
+	return true;
+}
+
+/* Parse one setting s as key k. */
+static bool
+parse_key(struct ctx *x, config_setting_t *s, const struct key *k)
+{
+	double d;
+	const char *v;
+
+	switch (k->type) {
+	case KT_INT:
+		if (!get_num(x, s, k, &d))
+			return false;
+		*(int *)field(x, k) = (int)d;
+		return true;
+	case KT_NUM:
+		if (!get_num(x, s, k, &d))
+			return false;
+		*(double *)field(x, k) = d;
+		return true;
+	case KT_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			kerr(x, s, k, "must be true or false, not %s",
+			    type_desc(s));
+			return false;
+		}
+		*(bool *)field(x, k) = config_setting_get_bool(s) != 0;
+		return true;
+	case KT_STR:
+		if ((v = get_str(x, s, k)) == NULL)
+			return false;
+		return set_string(x, s, k, v);
+	case KT_ENUM:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			kerr(x, s, k, "must be a string, not %s", type_desc(s));
+			return false;
+		}
+		v = config_setting_get_string(s);
+		for (size_t i = 0; i < k->nnames; i++) {
+			if (k->names[i] != NULL && strcmp(v, k->names[i]) == 0) {
+				*(int *)field(x, k) = (int)i;
+				return true;
+			}
+		}
+		{
+			char list[256] = "";
+
+			for (size_t i = 0; i < k->nnames; i++) {
+				if (i > 0)
+					strcat(list, ", ");
+				strcat(list, k->names[i]);
+			}
+			kerr(x, s, k, "%s is not one of %s", q(x, v), list);
+		}
+		return false;
+	case KT_LIST:
+		return k->fn(x, s, k, NULL);
+	}
+	return false;
+}
+
+/* Apply the table defaults of one section (dynamic ones are done later). */
+static void
+apply_defaults(struct ctx *x, enum ksect sect)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->sect != sect || (k->flags & KF_DYNDEF))
+			continue;
+		if (sect == KS_CHECK && x->ctype >= 0 &&
+		    !(k->types & (1u << x->ctype)))
+			continue;
+		switch (k->type) {
+		case KT_INT:
+			if (k->sdef != NULL)
+				*(int *)field(x, k) = (int)k->def;
+			break;
+		case KT_NUM:
+			if (k->sdef != NULL)
+				*(double *)field(x, k) = k->def;
+			break;
+		case KT_BOOL:
+			*(bool *)field(x, k) = k->def != 0;
+			break;
+		case KT_ENUM:
+			if (k->sdef != NULL)
+				*(int *)field(x, k) = (int)k->def;
+			break;
+		case KT_STR:
+			if (k->sdef != NULL)
+				set_string(x, NULL, k, k->sdef);
+			break;
+		case KT_LIST:
+			break;
+		}
+	}
+}
+
+static const struct key *
+find_key(enum ksect sect, const char *name, int ctype)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->sect != sect || strcmp(k->name, name) != 0)
+			continue;
+		if (sect == KS_CHECK && ctype >= 0 &&
+		    !(k->types & (1u << ctype)))
+			continue;
+		return k;
+	}
+	return NULL;
+}
+
+static size_t
+kidx(const struct key *k)
+{
+	return (size_t)(k - keys);
+}
+
+/* Parse every member of group g (a section) against the table. */
+static void
+parse_members(struct ctx *x, config_setting_t *g, enum ksect sect)
+{
+	int n = config_setting_length(g);
+
+	memset(x->present, 0, sizeof(x->present));
+	memset(x->valid, 0, sizeof(x->valid));
+	memset(x->where, 0, sizeof(x->where));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		const struct key *k;
+
+		if (name == NULL)
+			continue;
+		k = find_key(sect, name, x->ctype);
+		if (k == NULL) {
+			const struct key *other = find_key(sect, name, -1);
+
+			if (other != NULL) {
+				char list[128] = "";
+
+				for (int t = 0; t < CONF_CHECK_TYPE_MAX; t++) {
+					const struct key *o =
+					    find_key(sect, name, t);
+
+					if (o == NULL)
+						continue;
+					if (list[0] != '\0')
+						strcat(list, ", ");
+					strcat(list, conf_check_type_names[t]);
+				}
+				err_at(x, m,
+				    "%s: not valid for %s checks (only for: %s)",
+				    name, conf_check_type_names[x->ctype], list);
+			} else
+				err_at(x, m, "unknown key %s", q(x, name));
+			continue;
+		}
+		x->present[kidx(k)] = true;
+		x->where[kidx(k)] = m;
+		if (sect == KS_CHECK && x->ctype < 0 && k->types != T_ALL)
+			continue; /* type-specific key of an unknown type */
+		if (sect == KS_CHECK && strcmp(name, "type") == 0) {
+			x->valid[kidx(k)] = x->ctype >= 0;
+			continue; /* parsed first, in parse_check */
+		}
+		x->valid[kidx(k)] = parse_key(x, m, k);
+	}
+}
+
+static bool
+key_valid(struct ctx *x, enum ksect sect, const char *name)
+{
+	const struct key *k = find_key(sect, name, x->ctype);
+
+	return k != NULL && x->valid[kidx(k)];
+}
+
+static bool
+key_present(struct ctx *x, enum ksect sect, const char *name)
+{
+	const struct key *k = find_key(sect, name, x->ctype);
+
+	return k != NULL && x->present[kidx(k)];
+}
+
+static config_setting_t *
+key_where(struct ctx *x, enum ksect sect, const char *name)
+{
+	const struct key *k = find_key(sect, name, x->ctype);
+
+	return k != NULL ? x->where[kidx(k)] : NULL;
+}
+
+/* ---- validators ---- */
+
+static bool
+v_listen(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	char err[256];
+
+	if (util_parse_hostport(v, true, &x->c->listen_addr,
+		&x->c->listen_addrlen, err, sizeof(err)) != 0) {
+		kerr(x, s, k, "%s", err);
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_hpath(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	if (v[0] != '/') {
+		kerr(x, s, k, "%s must start with \"/\"", q(x, v));
+		return false;
+	}
+	for (const char *p = v; *p != '\0'; p++) {
+		if (isspace((unsigned char)*p) || *p == '?' || *p == '#') {
+			kerr(x, s, k, "%s must not contain spaces, ? or #",
+			    q(x, v));
+			return false;
+		}
+	}
+	if (strcmp(v, "/status") == 0 || strcmp(v, "/metrics") == 0) {
+		kerr(x, s, k, "%s is reserved for the status endpoint",
+		    q(x, v));
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_loglevel(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	int l = log_level_parse(v);
+
+	if (l < 0) {
+		kerr(x, s, k,
+		    "%s is not one of err, warning, notice, info, debug",
+		    q(x, v));
+		return false;
+	}
+	x->c->log_level = l;
+	return true;
+}
+
+static bool
+v_name(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789_.-") != strlen(v)) {
+		kerr(x, s, k,
+		    "%s may only contain letters, digits, \"_\", \".\" and "
+		    "\"-\"",
+		    q(x, v));
+		return false;
+	}
+	for (size_t i = 0; i < x->c->n_checks; i++) {
+		const struct conf_check *o = &x->c->checks[i];
+
+		if (&x->c->checks[i] != x->ck && o->name != NULL &&
+		    strcmp(o->name, v) == 0) {
+			kerr(x, s, k,
+			    "duplicate check name %s (first defined at line %d)",
+			    q(x, v), o->line);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+v_procname(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	if (strchr(v, '/') != NULL) {
+		kerr(x, s, k,
+		    "%s must be a bare process name without \"/\" (use cmdline "
+		    "for paths)",
+		    q(x, v));
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_cmdline(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	int rc = regcomp(&x->ck->cmdline_re, v, REG_EXTENDED | REG_NOSUB);
+
+	if (rc != 0) {
+		char err[128];
+
+		regerror(rc, &x->ck->cmdline_re, err, sizeof(err));
+		kerr(x, s, k, "bad regular expression %s: %s", q(x, v), err);
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_user(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	if (strspn(v, "0123456789") == strlen(v)) {
+		errno = 0;
+		unsigned long long u = strtoull(v, NULL, 10);
+
+		if (errno != 0 || u >= UINT32_MAX) {
+			kerr(x, s, k, "uid %s is out of range", q(x, v));
+			return false;
+		}
+		x->ck->uid = (uid_t)u;
+	} else {
+		struct passwd *pw;
+
+		errno = 0;
+		pw = getpwnam(v);
+		if (pw == NULL) {
+			kerr(x, s, k, "unknown user %s", q(x, v));
+			return false;
+		}
+		x->ck->uid = pw->pw_uid;
+	}
+	x->ck->has_user = true;
+	return true;
+}
+
+/* Check the syntax of a host name or IPv4 literal (no brackets). */
+static bool
+host_ok(const char *h, size_t len)
+{
+	size_t lab = 0;
+	bool numeric = true;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = h[i];
+
+		if (ch == '.') {
+			if (lab == 0 || h[i - 1] == '-')
+				return false;
+			lab = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)ch) && ch != '-' && ch != '_')
+			return false;
+		if (!isdigit((unsigned char)ch))
+			numeric = false;
+		if (lab == 0 && ch == '-')
+			return false;
+		if (++lab > 63)
+			return false;
+	}
+	if (h[len - 1] == '-')
+		return false;
+	if (numeric) {
+		char tmp[256];
+		struct in_addr a;
+
+		memcpy(tmp, h, len);
+		tmp[len] = '\0';
+		if (len > 1 && tmp[len - 1] == '.')
+			tmp[len - 1] = '\0';
+		return inet_pton(AF_INET, tmp, &a) == 1;
+	}
+	return true;
+}
+
+static bool
+port_ok(const char *p, size_t len)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > 5)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)p[i]))
+			return false;
+		v = v * 10 + (unsigned long)(p[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/* "host:port" or "[v6]:port"; with opt_port the port may be absent. */
+static bool
+hostport_ok(const char *s, size_t len, bool opt_port, const char **why)
+{
+	const char *colon;
+
+	if (len > 0 && s[0] == '[') {
+		const char *rb = memchr(s, ']', len);
+		char tmp[INET6_ADDRSTRLEN + 8];
+		struct in6_addr a;
+
+		if (rb == NULL || (size_t)(rb - s - 1) >= sizeof(tmp)) {
+			*why = "bad IPv6 address";
+			return false;
+		}
+		memcpy(tmp, s + 1, (size_t)(rb - s - 1));
+		tmp[rb - s - 1] = '\0';
+		if (inet_pton(AF_INET6, tmp, &a) != 1) {
+			*why = "bad IPv6 address";
+			return false;
+		}
+		colon = rb + 1;
+		if (colon == s + len && opt_port)
+			return true;
+		if (colon == s + len || *colon != ':') {
+			*why = "expected [v6]:port";
+			return false;
+		}
+	} else {
+		colon = memchr(s, ':', len);
+		if (colon == NULL && opt_port)
+			colon = s + len;
+		if (colon == NULL) {
+			*why = "expected host:port";
+			return false;
+		}
+		if (colon < s + len && memchr(colon + 1, ':', len -
+			(size_t)(colon + 1 - s)) != NULL) {
+			*why = "write IPv6 addresses as [addr]:port";
+			return false;
+		}
+		if (!host_ok(s, (size_t)(colon - s))) {
+			*why = "bad host name";
+			return false;
+		}
+		if (colon == s + len)
+			return true;
+	}
+	if (!port_ok(colon + 1, (size_t)(s + len - colon - 1))) {
+		*why = "port must be 1-65535";
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_tcpaddr(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	const char *why;
+
+	if (!hostport_ok(v, strlen(v), false, &why)) {
+		kerr(x, s, k, "bad address %s: %s", q(x, v), why);
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_url(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	const char *a, *e, *why;
+
+	if (strncasecmp(v, "http://", 7) == 0)
+		a = v + 7;
+	else if (strncasecmp(v, "https://", 8) == 0)
+		a = v + 8;
+	else {
+		kerr(x, s, k, "bad url %s: must start with http:// or https://",
+		    q(x, v));
+		return false;
+	}
+	for (const char *p = v; *p != '\0'; p++) {
+		if (isspace((unsigned char)*p)) {
+			kerr(x, s, k, "bad url %s: contains spaces", q(x, v));
+			return false;
+		}
+	}
+	e = a + strcspn(a, "/?#");
+	if (e == a) {
+		kerr(x, s, k, "bad url %s: no host", q(x, v));
+		return false;
+	}
+	if (memchr(a, '@', (size_t)(e - a)) != NULL) {
+		kerr(x, s, k,
+		    "bad url %s: credentials in the url are not supported "
+		    "(use headers)",
+		    q(x, v));
+		return false;
+	}
+	if (!hostport_ok(a, (size_t)(e - a), true, &why)) {
+		kerr(x, s, k, "bad url %s: %s", q(x, v), why);
+		return false;
+	}
+	return true;
+}
+
+static int
+cidr_parse(const char *v, struct conf_cidr *c, const char **why)
+{
+	char tmp[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(v, '/');
+	size_t al = slash ? (size_t)(slash - v) : strlen(v);
+	int maxp;
+
+	memset(c, 0, sizeof(*c));
+	if (al == 0 || al >= sizeof(tmp)) {
+		*why = "bad address";
+		return -1;
+	}
+	memcpy(tmp, v, al);
+	tmp[al] = '\0';
+	if (inet_pton(AF_INET, tmp, c->addr) == 1) {
+		c->family = AF_INET;
+		maxp = 32;
+	} else if (inet_pton(AF_INET6, tmp, c->addr) == 1) {
+		c->family = AF_INET6;
+		maxp = 128;
+	} else {
+		*why = "not a numeric IP address";
+		return -1;
+	}
+	c->prefix = maxp;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+		size_t n = strlen(p);
+
+		if (n == 0 || n > 3 || strspn(p, "0123456789") != n ||
+		    atoi(p) > maxp) {
+			*why = maxp == 32 ? "prefix must be 0-32"
+					  : "prefix must be 0-128";
+			return -1;
+		}
+		c->prefix = atoi(p);
+	}
+	for (int b = c->prefix; b < maxp; b++) {
+		if (c->addr[b / 8] & (0x80 >> (b % 8))) {
+			*why = "host bits are set after the prefix";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Accept an array or list of scalars, or (when scalar_ok) one scalar. */
+static bool
+list_check(struct ctx *x, config_setting_t *s, const struct key *k,
+    int etype, const char *what)
+{
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		kerr(x, s, k, "must be an array [ ... ] of %s, not %s", what,
+		    type_desc(s));
+		return false;
+	}
+	n = config_setting_length(s);
+	if (n < (int)k->min || n > (int)k->max) {
+		kerr(x, s, k, "has %d elements (must be %g..%g)", n, k->min,
+		    k->max);
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		int t = config_setting_type(e);
+
+		if (t == CONFIG_TYPE_INT64)
+			t = CONFIG_TYPE_INT;
+		if (t != etype) {
+			kerr(x, e, k, "element %d must be %s, not %s", i + 1,
+			    what, type_desc(e));
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+p_allow(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	struct conf *c = x->c;
+	bool ok = true;
+
+	(void)unused;
+	if (s == NULL) {
+		const char *why;
+
+		cidr_parse("127.0.0.0/8", &c->status_allow[0], &why);
+		cidr_parse("::1/128", &c->status_allow[1], &why);
+		c->n_status_allow = 2;
+		return true;
+	}
+	c->n_status_allow = 0;
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings"))
+		return false;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e), *why;
+
+		if (cidr_parse(v, &c->status_allow[c->n_status_allow],
+			&why) != 0) {
+			kerr(x, e, k, "bad network %s: %s", q(x, v), why);
+			ok = false;
+		} else
+			c->n_status_allow++;
+	}
+	return ok;
+}
+
+static const struct key status_elem = {KS_CHECK, "expect_status", KT_INT,
+    T(HTTP), 100, 599, 200, "200", 0, NOOFF, NULL, 0, NULL, NULL};
+
+static bool
+p_status(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	struct conf_check *ck = x->ck;
+	bool ok = true;
+	double d;
+
+	(void)unused;
+	if (s == NULL) {
+		ck->expect_status[0] = 200;
+		ck->n_expect_status = 1;
+		return true;
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64) {
+		if (!get_num(x, s, &status_elem, &d))
+			return false;
+		ck->expect_status[0] = (int)d;
+		ck->n_expect_status = 1;
+		return true;
+	}
+	if (!list_check(x, s, k, CONFIG_TYPE_INT, "integers"))
+		return false;
+	if (config_setting_length(s) == 0) {
+		kerr(x, s, k, "must not be empty");
+		return false;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (!get_num(x, e, &status_elem, &d))
+			ok = false;
+		else
+			ck->expect_status[ck->n_expect_status++] = (int)d;
+	}
+	return ok;
+}
+
+static bool
+p_headers(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	static const char *const managed[] = {"Content-Length",
+	    "Transfer-Encoding", "Connection", "Host"};
+	struct conf_check *ck = x->ck;
+	bool ok = true;
+
+	(void)unused;
+	if (s == NULL)
+		return true;
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings"))
+		return false;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		size_t nl = strspn(v, "!#$%&'*+-.^_`|~0123456789"
+				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "abcdefghijklmnopqrstuvwxyz");
+		bool bad = false;
+
+		if (nl == 0 || v[nl] != ':') {
+			kerr(x, e, k, "%s must look like \"Name: value\"",
+			    q(x, v));
+			ok = false;
+			continue;
+		}
+		for (const char *p = v + nl + 1; *p != '\0'; p++)
+			if (((unsigned char)*p < 0x20 && *p != '\t') ||
+			    *p == 0x7f)
+				bad = true;
+		if (bad || strlen(v) > 4096) {
+			kerr(x, e, k, "%s contains CR, LF or control "
+				      "characters or is too long",
+			    q(x, v));
+			ok = false;
+			continue;
+		}
+		for (size_t m = 0; m < sizeof(managed) / sizeof(managed[0]);
+		     m++) {
+			if (strlen(managed[m]) == nl &&
+			    strncasecmp(v, managed[m], nl) == 0) {
+				kerr(x, e, k,
+				    "%s: the %s header is set by healthagent",
+				    q(x, v), managed[m]);
+				ok = false;
+				bad = true;
+			}
+		}
+		if (!bad)
+			ck->headers[ck->n_headers++] = xstrdup(v);
+	}
+	return ok;
+}
+
+static bool
+p_command(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	struct conf_check *ck = x->ck;
+	config_setting_t *e;
+	const char *v;
+	struct stat st;
+
+	(void)unused;
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings"))
+		return false;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		v = config_setting_get_string(e);
+		if (strlen(v) > 65536) {
+			kerr(x, e, k, "argument %d is too long", i + 1);
+			return false;
+		}
+	}
+	e = config_setting_get_elem(s, 0);
+	v = config_setting_get_string(e);
+	if (v[0] != '/') {
+		kerr(x, e, k, "%s must be an absolute path", q(x, v));
+		return false;
+	}
+	if (stat(v, &st) != 0) {
+		kerr(x, e, k, "%s: %s", q(x, v), strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		kerr(x, e, k, "%s is not a regular file", q(x, v));
+		return false;
+	}
+	if (access(v, X_OK) != 0) {
+		kerr(x, e, k, "%s is not executable: %s", q(x, v),
+		    strerror(errno));
+		return false;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		ck->argv[ck->argc++] = xstrdup(config_setting_get_string(e));
+	}
+	ck->argv[ck->argc] = NULL;
+	return true;
+}
+
+/* ---- sections ---- */
+
+static void
+parse_section(struct ctx *x, config_setting_t *g, enum ksect sect)
+{
+	snprintf(x->prefix, sizeof(x->prefix), "%s: ", ksect_names[sect]);
+	x->ctype = -1;
+	if (g != NULL && !config_setting_is_group(g)) {
+		x->prefix[0] = '\0';
+		err_at(x, g, "%s: must be a group { ... }, not %s",
+		    ksect_names[sect], type_desc(g));
+		g = NULL;
+	}
+	if (g != NULL)
+		parse_members(x, g, sect);
+	else {
+		memset(x->present, 0, sizeof(x->present));
+		memset(x->valid, 0, sizeof(x->valid));
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].sect == sect && keys[i].type == KT_LIST &&
+		    !x->present[i])
+			keys[i].fn(x, NULL, &keys[i], NULL);
+	x->prefix[0] = '\0';
+}
+
+static double
+check_default_timeout(double interval)
+{
+	return interval < 2 ? interval : 2;
+}
+
+static void
+finish_check(struct ctx *x, config_setting_t *g)
+{
+	struct conf_check *ck = x->ck;
+	char rng[64];
+
+	/* required keys */
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->sect != KS_CHECK || !(k->flags & KF_REQUIRED) ||
+		    x->present[i] || strcmp(k->name, "type") == 0 ||
+		    strcmp(k->name, "name") == 0)
+			continue;
+		if (x->ctype < 0 || !(k->types & (1u << x->ctype)))
+			continue;
+		err_at(x, g, "missing required key \"%s\" (for %s checks)",
+		    k->name, conf_check_type_names[x->ctype]);
+	}
+	/* list defaults */
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].sect == KS_CHECK && keys[i].type == KT_LIST &&
+		    !x->present[i] && !(keys[i].flags & KF_REQUIRED) &&
+		    x->ctype >= 0 && (keys[i].types & (1u << x->ctype)))
+			keys[i].fn(x, NULL, &keys[i], NULL);
+
+	/* timing */
+	bool iv_ok = !key_present(x, KS_CHECK, "interval") ||
+	    key_valid(x, KS_CHECK, "interval");
+	if (!key_present(x, KS_CHECK, "timeout"))
+		ck->timeout = check_default_timeout(ck->interval);
+	else if (iv_ok && key_valid(x, KS_CHECK, "timeout") &&
+	    ck->timeout > ck->interval) {
+		snprintf(rng, sizeof(rng), "> 0 and <= interval %g",
+		    ck->interval);
+		err_at(x, key_where(x, KS_CHECK, "timeout"),
+		    "timeout: %g is out of range (must be %s)", ck->timeout,
+		    rng);
+	}
+	if (!key_present(x, KS_CHECK, "jitter"))
+		ck->jitter = ck->interval;
+	else if (iv_ok && key_valid(x, KS_CHECK, "jitter") &&
+	    ck->jitter > ck->interval)
+		err_at(x, key_where(x, KS_CHECK, "jitter"),
+		    "jitter: %g is out of range (must be 0..interval %g)",
+		    ck->jitter, ck->interval);
+
+	switch (x->ctype) {
+	case CONF_CHECK_PROCESS:
+		if (!key_present(x, KS_CHECK, "pidfile") &&
+		    !key_present(x, KS_CHECK, "proc_name") &&
+		    !key_present(x, KS_CHECK, "cmdline") &&
+		    !key_present(x, KS_CHECK, "user"))
+			err_at(x, g,
+			    "process checks need at least one of pidfile, "
+			    "proc_name, cmdline, user");
+		if (key_valid(x, KS_CHECK, "min") &&
+		    key_valid(x, KS_CHECK, "max") && ck->max_count > 0 &&
+		    ck->min_count > ck->max_count)
+			err_at(x, key_where(x, KS_CHECK, "min"),
+			    "min: %d is larger than max %d", ck->min_count,
+			    ck->max_count);
+		break;
+	case CONF_CHECK_HTTP:
+		if (ck->url != NULL) {
+			bool https = strncasecmp(ck->url, "https://", 8) == 0;
+
+			if (key_valid(x, KS_CHECK, "tls") && ck->tls != https)
+				err_at(x, key_where(x, KS_CHECK, "tls"),
+				    "tls: %s conflicts with url %s (the url "
+				    "scheme decides; write %s)",
+				    ck->tls ? "true" : "false",
+				    q(x, ck->url),
+				    https ? "https://" : "http://");
+			ck->tls = https;
+			if (ck->insecure && !https)
+				err_at(x, key_where(x, KS_CHECK, "insecure"),
+				    "insecure: only applies to https:// urls");
+		}
+		break;
+	case CONF_CHECK_THRESHOLD:
+		ck->has_max = key_valid(x, KS_CHECK, "max");
+		ck->has_min = key_valid(x, KS_CHECK, "min");
+		if (!key_present(x, KS_CHECK, "max") &&
+		    !key_present(x, KS_CHECK, "min"))
+			err_at(x, g, "threshold checks need max, min or both");
+		if (ck->has_max && ck->has_min && ck->min > ck->max)
+			err_at(x, key_where(x, KS_CHECK, "min"),
+			    "min: %g is larger than max %g", ck->min, ck->max);
+		if (key_valid(x, KS_CHECK, "metric") &&
+		    ck->metric <= CONF_METRIC_DISK) {
+			if (ck->has_max && ck->max > 100)
+				err_at(x, key_where(x, KS_CHECK, "max"),
+				    "max: %g is out of range (%s is a "
+				    "percentage: 0..100)",
+				    ck->max, conf_metric_names[ck->metric]);
+			if (ck->has_min && ck->min > 100)
+				err_at(x, key_where(x, KS_CHECK, "min"),
+				    "min: %g is out of range (%s is a "
+				    "percentage: 0..100)",
+				    ck->min, conf_metric_names[ck->metric]);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+parse_check(struct ctx *x, config_setting_t *g, size_t idx)
+{
+	const struct key *tk = find_key(KS_CHECK, "type", -1);
+	config_setting_t *t, *n;
+
+	x->ck = &x->c->checks[idx];
+	x->ck->line = config_setting_source_line(g);
+	x->ctype = -1;
+	snprintf(x->prefix, sizeof(x->prefix), "check #%zu: ", idx + 1);
+	if (!config_setting_is_group(g)) {
+		err_at(x, g, "must be a group { ... }, not %s", type_desc(g));
+		return;
+	}
+	/* name first, so that every message names the check */
+	n = config_setting_get_member(g, "name");
+	if (n == NULL)
+		err_at(x, g, "missing required key \"name\"");
+	else if (config_setting_type(n) == CONFIG_TYPE_STRING) {
+		const char *v = config_setting_get_string(n);
+
+		if (v != NULL && *v != '\0' && strlen(v) <= 64 &&
+		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+			      "vwxyz0123456789_.-") == strlen(v))
+			snprintf(x->prefix, sizeof(x->prefix), "check \"%s\": ",
+			    v);
+	}
+	t = config_setting_get_member(g, "type");
+	if (t == NULL)
+		err_at(x, g, "missing required key \"type\"");
+	else if (parse_key(x, t, tk))
+		x->ctype = (int)x->ck->type;
+	apply_defaults(x, KS_CHECK);
+	parse_members(x, g, KS_CHECK);
+	finish_check(x, g);
+	x->prefix[0] = '\0';
+}
+
+static void
+parse_root(struct ctx *x, config_setting_t *root)
+{
+	config_setting_t *health = NULL, *agent = NULL, *checks = NULL;
+	int n = config_setting_length(root);
+
+	for (int i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(m);
+
+		if (strcmp(name, "health") == 0)
+			health = m;
+		else if (strcmp(name, "agent") == 0)
+			agent = m;
+		else if (strcmp(name, "checks") == 0)
+			checks = m;
+		else
+			err_at(x, m,
+			    "unknown key %s (expected health, agent or checks)",
+			    q(x, name));
+	}
+	x->ctype = -1;
+	apply_defaults(x, KS_HEALTH);
+	parse_section(x, health, KS_HEALTH);
+	apply_defaults(x, KS_AGENT);
+	parse_section(x, agent, KS_AGENT);
+	if (checks == NULL)
+		return;
+	if (!config_setting_is_list(checks) &&
+	    !(config_setting_is_array(checks) &&
+		config_setting_length(checks) == 0)) {
+		err_at(x, checks,
+		    "checks: must be a list ( { ... }, ... ), not %s",
+		    type_desc(checks));
+		return;
+	}
+	n = config_setting_length(checks);
+	if (n > CONF_MAX_CHECKS) {
+		err_at(x, checks, "checks: %d checks (at most %d)", n,
+		    CONF_MAX_CHECKS);
+		return;
+	}
+	x->c->checks = xcalloc((size_t)n + 1, sizeof(*x->c->checks));
+	for (int i = 0; i < n; i++) {
+		x->c->n_checks = (size_t)i + 1;
+		parse_check(x, config_setting_get_elem(checks, (unsigned)i),
+		    (size_t)i);
+	}
+}
+
+/* ---- entry points ---- */
+
+static struct conf *
+load(const char *text, const char *name, const char *include_dir,
+    struct conf_errors *errs)
+{
+	struct ctx x;
+	config_t cfg;
+	struct conf *c = NULL;
+	size_t nerr = errs->n;
+
+	memset(&x, 0, sizeof(x));
+	x.errs = errs;
+	x.include_dir = include_dir;
+	x.srcs = xcalloc(1, sizeof(*x.srcs));
+	x.nsrcs = 1;
+	x.srcs[0].disp = xstrdup(name);
+	x.srcs[0].text = xstrdup(text);
+	x.srcs[0].tried = true;
+	config_init(&cfg);
+	if (include_dir != NULL)
+		config_set_include_dir(&cfg, include_dir);
+	if (!config_read_string(&cfg, text)) {
+		const char *ef = config_error_file(&cfg);
+		const char *et = config_error_text(&cfg);
+		struct src *src = src_of(&x, ef);
+		int line = config_error_line(&cfg);
+		char extra[512] = "";
+
+		if (et == NULL)
+			et = "syntax error";
+		if (strstr(et, "include") != NULL && line > 0) {
+			/* name the include file that failed */
+			const char *t = src_text(src), *p = t;
+
+			for (int l = 1; p != NULL && l < line; l++)
+				if ((p = strchr(p, '\n')) != NULL)
+					p++;
+			if (p != NULL && (p = strstr(p, "@include")) != NULL &&
+			    (p = strchr(p, '"')) != NULL) {
+				size_t len = strcspn(p + 1, "\"\n");
+				char inc[300], full[700];
+
+				snprintf(inc, sizeof(inc), "%.*s",
+				    (int)(len < 299 ? len : 299), p + 1);
+				snprintf(full, sizeof(full), "%s%s%s",
+				    include_dir ? include_dir : "",
+				    include_dir ? "/" : "", inc);
+				int acc = access(full, R_OK), e = errno;
+
+				snprintf(extra, sizeof(extra), " %s%s%s",
+				    q(&x, inc), acc != 0 ? ": " : "",
+				    acc != 0 ? strerror(e) : "");
+			}
+		}
+		if (line > 0)
+			errs_add(errs,
+			    xasprintf("%s:%d: %s%s", src->disp, line, et, extra));
+		else
+			errs_add(errs, xasprintf("%s: %s%s", src->disp, et, extra));
+		goto out;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(name);
+	x.c = c;
+	parse_root(&x, config_root_setting(&cfg));
+	if (errs->n > nerr) {
+		conf_free(c);
+		c = NULL;
+	}
+out:
+	config_destroy(&cfg);
+	for (size_t i = 0; i < x.nsrcs; i++) {
+		free(x.srcs[i].file);
+		free(x.srcs[i].disp);
+		free(x.srcs[i].text);
+	}
+	free(x.srcs);
+	return c;
+}
+
+struct conf *
+conf_load(const char *path, struct conf_errors *errs)
+{
+	struct stat st;
+	char *text, *dir = NULL, *slash;
+	struct conf *c;
+	int e = 0;
+
+	if (stat(path, &st) != 0) {
+		errs_add(errs, xasprintf("%s: cannot open: %s", path,
+				   strerror(errno)));
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		errs_add(errs, xasprintf("%s: cannot open: %s", path,
+				   strerror(EISDIR)));
+		return NULL;
+	}
+	if ((text = read_text(path, &e)) == NULL) {
+		errs_add(errs,
+		    xasprintf("%s: cannot %s: %s", path,
+			e == EILSEQ ? "read" : "open",
+			e == EILSEQ ? "file contains a NUL byte" : strerror(e)));
+		return NULL;
+	}
+	if ((slash = strrchr(path, '/')) != NULL)
+		dir = slash == path ? xstrdup("/")
+				    : xstrndup(path, (size_t)(slash - path));
+	c = load(text, path, dir, errs);
+	free(dir);
+	free(text);
+	return c;
+}
+
+struct conf *
+conf_load_string(const char *text, const char *name, const char *include_dir,
+    struct conf_errors *errs)
+{
+	return load(text, name != NULL ? name : "(string)", include_dir, errs);
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_checks; i++) {
+		struct conf_check *ck = &c->checks[i];
+
+		free(ck->name);
+		free(ck->pidfile);
+		free(ck->proc_name);
+		if (ck->cmdline != NULL)
+			regfree(&ck->cmdline_re);
+		free(ck->cmdline);
+		free(ck->user);
+		free(ck->url);
+		free(ck->expect_body);
+		for (size_t j = 0; j < ck->n_headers; j++)
+			free(ck->headers[j]);
+		free(ck->address);
+		for (size_t j = 0; j < ck->argc; j++)
+			free(ck->argv[j]);
+	}
+	free(c->checks);
+	free(c->path);
+	free(c->listen);
+	free(c->health_path);
+	free(c->socket_path);
+	free(c->disk_path);
+	free(c);
+}
+
+void
+conf_errors_free(struct conf_errors *errs)
+{
+	if (errs == NULL)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->msgs[i]);
+	free(errs->msgs);
+	errs->msgs = NULL;
+	errs->n = 0;
+}
+
+const struct conf_check *
+conf_find_check(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_checks; i++)
+		if (c->checks[i].name != NULL &&
+		    strcmp(c->checks[i].name, name) == 0)
+			return &c->checks[i];
+	return NULL;
+}
+
+static bool
+prefix_match(const unsigned char *a, const unsigned char *net, int prefix)
+{
+	int full = prefix / 8, rem = prefix % 8;
+
+	if (memcmp(a, net, (size_t)full) != 0)
+		return false;
+	if (rem == 0)
+		return true;
+	unsigned char mask = (unsigned char)(0xff << (8 - rem));
+	return (a[full] & mask) == (net[full] & mask);
+}
+
+bool
+conf_status_allowed(const struct conf *c, const struct sockaddr *addr)
+{
+	const unsigned char *v4 = NULL, *v6 = NULL;
+
+	if (addr->sa_family == AF_INET)
+		v4 = (const unsigned char *)&((const struct sockaddr_in *)addr)
+			 ->sin_addr;
+	else if (addr->sa_family == AF_INET6) {
+		const struct in6_addr *a6 =
+		    &((const struct sockaddr_in6 *)addr)->sin6_addr;
+
+		v6 = a6->s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			v4 = a6->s6_addr + 12;
+	} else
+		return false;
+	for (size_t i = 0; i < c->n_status_allow; i++) {
+		const struct conf_cidr *n = &c->status_allow[i];
+
+		if (n->family == AF_INET && v4 != NULL &&
+		    prefix_match(v4, n->addr, n->prefix))
+			return true;
+		if (n->family == AF_INET6 && v6 != NULL &&
+		    prefix_match(v6, n->addr, n->prefix))
+			return true;
+	}
+	return false;
+}
+
+const char *
+conf_key_name(size_t i, const char **section)
+{
+	if (i >= NKEYS)
+		return NULL;
+	if (section != NULL)
+		*section = ksect_names[keys[i].sect];
+	return keys[i].name;
+}

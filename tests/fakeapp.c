@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * A stand-in application for the integration tests and the README demo:
+ * a poll-driven HTTP/1.0-style server on 127.0.0.1 whose /healthz answers
+ * 200 "ok", 500 "fail", or never answers ("hang"). The mode is switched with
+ * SIGUSR1 (toggle hang), SIGUSR2 (toggle fail), GET /control/{ok,hang,fail},
+ * or the files "hang"/"fail" in --control-dir. GET /big?n=N returns N bytes.
+ * Plain C with no project dependencies; SIGTERM/SIGINT exit cleanly.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_CONNS 1024
+#define REQ_MAX 4096
+
+enum mode { M_OK, M_HANG, M_FAIL };
+static const char *const mode_names[] = {
+	[M_OK] = "ok", [M_HANG] = "hang", [M_FAIL] = "fail"};
+
+struct conn {
+	int fd;
+	char req[REQ_MAX];
+	size_t req_len;
+	char *out;
+	size_t out_len, out_off;
+	int hung; /* waiting forever: only watch for the peer closing */
+};
+
+static volatile sig_atomic_t got_term, got_usr1, got_usr2;
+static struct conn conns[MAX_CONNS];
+static size_t nconns;
+static enum mode mode = M_OK;
+static const char *control_dir;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else if (sig == SIGUSR2)
+		got_usr2 = 1;
+	else
+		got_term = 1;
+}
+
+static int
+file_exists(const char *name)
+{
+	char p[4096];
+	struct stat st;
+
+	if (control_dir == NULL)
+		return 0;
+	snprintf(p, sizeof(p), "%s/%s", control_dir, name);
+	return stat(p, &st) == 0;
+}
+
+static enum mode
+effective_mode(void)
+{
+	if (file_exists("hang"))
+		return M_HANG;
+	if (file_exists("fail"))
+		return M_FAIL;
+	return mode;
+}
+
+static void
+respond(struct conn *c, int status, const char *body, size_t len)
+{
+	const char *reason = status == 200 ? "OK"
+	    : status == 404		   ? "Not Found"
+	    : status == 400		   ? "Bad Request"
+					   : "Internal Server Error";
+	char head[256];
+	int hl = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+	    status, reason, len);
+
+	c->out = malloc((size_t)hl + len);
+	if (c->out == NULL)
+		exit(1);
+	memcpy(c->out, head, (size_t)hl);
+	memcpy(c->out + hl, body, len);
+	c->out_len = (size_t)hl + len;
+	c->out_off = 0;
+}
+
+static void
+handle(struct conn *c)
+{
+	char method[16], path[1024];
+	char *big;
+	long n;
+
+	if (sscanf(c->req, "%15s %1023s", method, path) != 2) {
+		respond(c, 400, "bad request\n", 12);
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		switch (effective_mode()) {
+		case M_HANG:
+			c->hung = 1;
+			return;
+		case M_FAIL:
+			respond(c, 500, "fail\n", 5);
+			return;
+		case M_OK:
+			respond(c, 200, "ok\n", 3);
+			return;
+		}
+	} else if (strncmp(path, "/control/", 9) == 0) {
+		for (int m = M_OK; m <= M_FAIL; m++)
+			if (strcmp(path + 9, mode_names[m]) == 0) {
+				mode = (enum mode)m;
+				respond(c, 200, "done\n", 5);
+				return;
+			}
+		if (strcmp(path + 9, "mode") == 0) {
+			const char *s = mode_names[effective_mode()];
+
+			respond(c, 200, s, strlen(s));
+			return;
+		}
+	} else if (strncmp(path, "/big?n=", 7) == 0) {
+		n = strtol(path + 7, NULL, 10);
+		if (n >= 0 && n <= 64L * 1024 * 1024) {
+			big = malloc((size_t)n + 1);
+			if (big == NULL)
+				exit(1);
+			memset(big, 'x', (size_t)n);
+			respond(c, 200, big, (size_t)n);
+			free(big);
+			return;
+		}
+	}
+	respond(c, 404, "not found\n", 10);
+}
+
+static void
+drop(size_t i)
+{
+	close(conns[i].fd);
+	free(conns[i].out);
+	conns[i] = conns[--nconns];
+}
+
+/* Returns 0 to keep the connection, -1 to drop it. */
+static int
+service(struct conn *c, short rev)
+{
+	ssize_t n;
+
+	if (c->out != NULL) {
+		n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->out_off += (size_t)n;
+		return c->out_off == c->out_len ? -1 : 0;
+	}
+	if (!(rev & (POLLIN | POLLHUP | POLLERR)))
+		return 0;
+	if (c->hung) {
+		char junk[512];
+
+		n = read(c->fd, junk, sizeof(junk));
+		return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)
+		    ? -1
+		    : 0;
+	}
+	n = read(c->fd, c->req + c->req_len, sizeof(c->req) - 1 - c->req_len);
+	if (n <= 0)
+		return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	c->req_len += (size_t)n;
+	c->req[c->req_len] = '\0';
+	if (strstr(c->req, "\r\n\r\n") != NULL || strstr(c->req, "\n\n"))
+		handle(c);
+	else if (c->req_len == sizeof(c->req) - 1)
+		respond(c, 400, "too long\n", 9);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct pollfd pfd[MAX_CONNS + 1];
+	struct sockaddr_in sin;
+	struct sigaction sa;
+	sigset_t block, empty;
+	const char *pidfile = NULL;
+	long port = 0;
+	int lfd, one = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+			port = strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc)
+			pidfile = argv[++i];
+		else if (strcmp(argv[i], "--control-dir") == 0 && i + 1 < argc)
+			control_dir = argv[++i];
+		else {
+			fprintf(stderr,
+			    "usage: fakeapp --port N [--pidfile F] "
+			    "[--control-dir D]\n");
+			return 2;
+		}
+	}
+	if (port < 1 || port > 65535) {
+		fprintf(stderr, "fakeapp: --port must be 1-65535\n");
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Signals are only delivered inside ppoll(), so none is missed. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigemptyset(&empty);
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(lfd, 512) < 0) {
+		fprintf(stderr, "fakeapp: port %ld: %s\n", port,
+		    strerror(errno));
+		return 1;
+	}
+	if (pidfile != NULL) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
+		    fclose(f) != 0) {
+			fprintf(stderr, "fakeapp: %s: %s\n", pidfile,
+			    strerror(errno));
+			return 1;
+		}
+	}
+	while (!got_term) {
+		size_t n = nconns;
+
+		pfd[0].fd = lfd;
+		pfd[0].events = nconns < MAX_CONNS ? POLLIN : 0;
+		for (size_t i = 0; i < n; i++) {
+			pfd[i + 1].fd = conns[i].fd;
+			pfd[i + 1].events =
+			    conns[i].out != NULL ? POLLOUT : POLLIN;
+		}
+		if (ppoll(pfd, n + 1, NULL, &empty) < 0 && errno != EINTR)
+			return 1;
+		if (got_usr1) {
+			got_usr1 = 0;
+			mode = mode == M_HANG ? M_OK : M_HANG;
+		}
+		if (got_usr2) {
+			got_usr2 = 0;
+			mode = mode == M_FAIL ? M_OK : M_FAIL;
+		}
+		/* Walk backwards: drop() moves the last entry into slot i. */
+		for (size_t i = n; i-- > 0;)
+			if (pfd[i + 1].revents != 0 &&
+			    service(&conns[i], pfd[i + 1].revents) < 0)
+				drop(i);
+		while (pfd[0].revents & POLLIN && nconns < MAX_CONNS) {
+			int fd = accept4(lfd, NULL, NULL,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+			if (fd < 0)
+				break;
+			memset(&conns[nconns], 0, sizeof(conns[nconns]));
+			conns[nconns++].fd = fd;
+		}
+	}
+	while (nconns > 0)
+		drop(nconns - 1);
+	close(lfd);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	return 0;
+}

@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Tests for the configuration loader: every file in tests/conf/good must
+ * load without errors, every file in tests/conf/bad must fail with the
+ * messages its "# expect:" lines name, parsed values and defaults are
+ * checked directly, and every key of the table must be in the manual page.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <dirent.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "healthagent.h"
+#include "log.h"
+#include "tap.h"
+
+static const char *top;
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		n = 0;
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.conf files of a directory, sorted; returns how many. */
+static size_t
+list_dir(const char *dir, char ***out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		if (l > 5 && strcmp(de->d_name + l - 5, ".conf") == 0) {
+			v = realloc(v, (n + 1) * sizeof(*v));
+			if (asprintf(&v[n], "%s/%s", dir, de->d_name) < 0)
+				abort();
+			n++;
+		}
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmpstr);
+	*out = v;
+	return n;
+}
+
+/* "file:LINE: " with LINE > 0 at the start of m. */
+static int
+has_location(const char *m)
+{
+	regex_t re;
+	int ok;
+
+	if (regcomp(&re, "^[^ ]+\\.conf:[1-9][0-9]*: [^ ]", REG_EXTENDED) != 0)
+		return 0;
+	ok = regexec(&re, m, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+static void
+test_good(void)
+{
+	char dir[4096], **files = NULL;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/tests/conf/good", top);
+	n = list_dir(dir, &files);
+	ok(n >= 5, "found %zu good configs", n);
+	for (size_t i = 0; i < n; i++) {
+		struct conf_errors errs = {0};
+		struct conf *c = conf_load(files[i], &errs);
+
+		ok(c != NULL && errs.n == 0, "good: %s loads", files[i]);
+		for (size_t j = 0; j < errs.n; j++)
+			printf("#   %s\n", errs.msgs[j]);
+		conf_free(c);
+		conf_errors_free(&errs);
+		free(files[i]);
+	}
+	free(files);
+}
+
+static void
+test_bad(void)
+{
+	char dir[4096], **files = NULL;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/tests/conf/bad", top);
+	n = list_dir(dir, &files);
+	ok(n >= 20, "found %zu bad configs", n);
+	for (size_t i = 0; i < n; i++) {
+		struct conf_errors errs = {0};
+		struct conf *c = conf_load(files[i], &errs);
+		char *text = slurp(files[i]), *line, *save = NULL;
+		int nexp = 0, located = 1;
+
+		ok(c == NULL && errs.n > 0, "bad: %s fails (%zu errors)",
+		    files[i], errs.n);
+		for (size_t j = 0; j < errs.n; j++) {
+			if (!has_location(errs.msgs[j])) {
+				located = 0;
+				printf("#   no file:line: %s\n", errs.msgs[j]);
+			}
+		}
+		ok(located, "bad: %s: every message has file:line", files[i]);
+		for (line = strtok_r(text, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			const char *want;
+			int found = 0;
+
+			if (strncmp(line, "# expect: ", 10) != 0)
+				continue;
+			want = line + 10;
+			nexp++;
+			for (size_t j = 0; j < errs.n; j++)
+				if (strstr(errs.msgs[j], want) != NULL)
+					found = 1;
+			if (!ok(found, "bad: %s: %s", files[i], want))
+				for (size_t j = 0; j < errs.n; j++)
+					printf("#   got: %s\n", errs.msgs[j]);
+		}
+		ok(nexp > 0, "bad: %s has # expect: lines", files[i]);
+		free(text);
+		conf_free(c);
+		conf_errors_free(&errs);
+		free(files[i]);
+	}
+	free(files);
+}
+
+/* The exact sample from the issue. */
+static const char issue_sample[] =
+    "health: {\n"
+    "  listen = \"0.0.0.0:8099\";    # host:port; IPv6 \"[::]:8099\" works "
+    "too\n"
+    "  path = \"/health\";\n"
+    "  start_grace = 60;           # seconds after start during which "
+    "failures don't count as unhealthy\n"
+    "};\n"
+    "checks = (\n"
+    "  { name = \"app\";   type = \"process\"; pidfile = \"/run/app.pid\"; },\n"
+    "  { name = \"web\";   type = \"http\";    url = "
+    "\"http://127.0.0.1:8080/healthz\"; expect_status = [200, 204];\n"
+    "    interval = 1.0; timeout = 0.5; rise = 2; fall = 3; },\n"
+    "  { name = \"redis\"; type = \"tcp\";     address = \"10.0.0.5:6379\"; "
+    "scope = \"dependency\"; },\n"
+    "  { name = \"disk\";  type = \"exec\";    command = "
+    "[\"/usr/local/bin/check-disk\", \"--min-free\", \"5%\"]; timeout = "
+    "5.0; },\n"
+    "  { name = \"mem\";   type = \"threshold\"; metric = "
+    "\"mem_used_percent\"; max = 95.0; for = 30; }\n"
+    ");\n";
+
+static void
+test_issue_sample(void)
+{
+	struct conf_errors errs = {0};
+	struct conf *c = conf_load_string(issue_sample, "sample.conf", NULL,
+	    &errs);
+
+	if (access("/usr/local/bin/check-disk", X_OK) == 0) {
+		ok(c != NULL && errs.n == 0, "issue sample loads as is");
+	} else {
+		/* the only problem is the program that is not installed */
+		is_int(errs.n, 1, "issue sample: one error without check-disk");
+		ok(errs.n == 1 &&
+			strcmp(errs.msgs[0],
+			    "sample.conf:11: check \"disk\": command: "
+			    "\"/usr/local/bin/check-disk\": No such file or "
+			    "directory") == 0,
+		    "issue sample: missing program reported: %s",
+		    errs.n ? errs.msgs[0] : "(none)");
+	}
+	conf_free(c);
+	conf_errors_free(&errs);
+}
+
+static struct conf *
+load_top(const char *rel)
+{
+	char path[4096];
+	struct conf_errors errs = {0};
+	struct conf *c;
+
+	snprintf(path, sizeof(path), "%s/%s", top, rel);
+	c = conf_load(path, &errs);
+	for (size_t j = 0; j < errs.n; j++)
+		printf("#   %s\n", errs.msgs[j]);
+	conf_errors_free(&errs);
+	return c;
+}
+
+static void
+test_sample_values(void)
+{
+	struct conf *c = load_top("tests/conf/good/issue-sample.conf");
+	const struct conf_check *ck;
+	const struct sockaddr_in *sin;
+
+	if (!ok(c != NULL, "issue-sample.conf loads"))
+		return;
+	is_str(c->listen, "0.0.0.0:8099", "listen");
+	sin = (const struct sockaddr_in *)&c->listen_addr;
+	is_int(c->listen_addr.ss_family, AF_INET, "listen family");
+	is_int(ntohs(sin->sin_port), 8099, "listen port");
+	is_int(c->listen_addrlen, sizeof(struct sockaddr_in), "listen len");
+	is_str(c->health_path, "/health", "path");
+	is_dbl(c->start_grace, 60, 1e-9, "start_grace int form");
+	is_int(c->n_checks, 5, "5 checks");
+
+	ck = conf_find_check(c, "app");
+	ok(ck != NULL && ck->type == CONF_CHECK_PROCESS, "app is process");
+	if (ck != NULL) {
+		is_str(ck->pidfile, "/run/app.pid", "app pidfile");
+		is_int(ck->min_count, 1, "app min default");
+		is_int(ck->max_count, 0, "app max default");
+		is_dbl(ck->interval, 5, 1e-9, "app interval default");
+		is_dbl(ck->timeout, 2, 1e-9, "app timeout default");
+		is_dbl(ck->jitter, 5, 1e-9, "app jitter default = interval");
+		is_int(ck->rise, 2, "app rise default");
+		is_int(ck->fall, 3, "app fall default");
+		is_int(ck->scope, CONF_SCOPE_LOCAL, "app scope default");
+		is_int(ck->initial, CONF_INITIAL_UNKNOWN, "initial default");
+		ok(ck->cmdline == NULL && !ck->has_user, "no other matchers");
+	}
+	ck = conf_find_check(c, "web");
+	ok(ck != NULL && ck->type == CONF_CHECK_HTTP, "web is http");
+	if (ck != NULL) {
+		is_str(ck->url, "http://127.0.0.1:8080/healthz", "web url");
+		is_int(ck->n_expect_status, 2, "web 2 statuses");
+		is_int(ck->expect_status[0], 200, "web status 0");
+		is_int(ck->expect_status[1], 204, "web status 1");
+		is_dbl(ck->interval, 1.0, 1e-9, "web interval");
+		is_dbl(ck->timeout, 0.5, 1e-9, "web timeout");
+		is_dbl(ck->jitter, 1.0, 1e-9, "web jitter default");
+		ok(!ck->tls && !ck->insecure, "web: no tls");
+		ok(ck->expect_body == NULL && ck->n_headers == 0, "web: no body");
+	}
+	ck = conf_find_check(c, "redis");
+	ok(ck != NULL && ck->type == CONF_CHECK_TCP, "redis is tcp");
+	if (ck != NULL) {
+		is_str(ck->address, "10.0.0.5:6379", "redis address");
+		is_int(ck->scope, CONF_SCOPE_DEPENDENCY, "redis dependency");
+	}
+	ck = conf_find_check(c, "disk");
+	ok(ck != NULL && ck->type == CONF_CHECK_EXEC, "disk is exec");
+	if (ck != NULL) {
+		is_int(ck->argc, 3, "disk argc");
+		is_str(ck->argv[0], "/bin/sh", "disk argv0");
+		is_str(ck->argv[2], "exit 0", "disk argv2");
+		ok(ck->argv[3] == NULL, "argv NULL-terminated");
+		is_dbl(ck->timeout, 5.0, 1e-9, "disk timeout");
+	}
+	ck = conf_find_check(c, "mem");
+	ok(ck != NULL && ck->type == CONF_CHECK_THRESHOLD, "mem threshold");
+	if (ck != NULL) {
+		is_int(ck->metric, CONF_METRIC_MEM, "mem metric");
+		ok(ck->has_max && !ck->has_min, "mem has max only");
+		is_dbl(ck->max, 95.0, 1e-9, "mem max");
+		is_dbl(ck->for_seconds, 30, 1e-9, "mem for (int form)");
+	}
+	ok(conf_find_check(c, "nope") == NULL, "find_check unknown");
+	conf_free(c);
+}
+
+static void
+test_defaults(void)
+{
+	struct conf_errors errs = {0};
+	struct conf *c = conf_load_string("", "empty", NULL, &errs);
+
+	if (!ok(c != NULL && errs.n == 0, "empty config loads"))
+		return;
+	is_str(c->listen, "0.0.0.0:8099", "default listen");
+	is_int(c->listen_addr.ss_family, AF_INET, "default listen family");
+	is_str(c->health_path, "/health", "default path");
+	is_dbl(c->start_grace, 60, 1e-9, "default start_grace");
+	is_dbl(c->drain_seconds, 10, 1e-9, "default drain");
+	is_int(c->max_connections, 256, "default max_connections");
+	is_dbl(c->header_timeout, 5, 1e-9, "default header_timeout");
+	is_dbl(c->idle_timeout, 30, 1e-9, "default idle_timeout");
+	is_int(c->n_status_allow, 2, "default status_allow");
+	is_str(c->socket_path, HEALTHAGENT_SOCK, "default socket");
+	is_int(c->socket_mode, 0660, "default socket_mode");
+	is_dbl(c->sample_interval, 1.0, 1e-9, "default sample_interval");
+	is_str(c->disk_path, "/", "default disk_path");
+	is_int(c->log_level, LOG_LEVEL_INFO, "default log_level");
+	is_int(c->n_checks, 0, "no checks");
+	is_str(c->path, "empty", "path is the name");
+	conf_free(c);
+}
+
+static void
+test_forms(void)
+{
+	struct conf *c = load_top("tests/conf/good/forms.conf");
+	const struct conf_check *ck;
+
+	if (!ok(c != NULL, "forms.conf loads"))
+		return;
+	is_dbl(c->start_grace, 2.5, 1e-9, "float start_grace");
+	is_dbl(c->drain_seconds, 0, 1e-9, "zero drain");
+	is_int(c->max_connections, 1024, "hex max_connections");
+	is_dbl(c->header_timeout, 1, 1e-9, "int header_timeout");
+	is_dbl(c->idle_timeout, 60, 1e-9, "int64 idle_timeout");
+	is_int(c->n_status_allow, 0, "empty status_allow");
+	is_int(c->socket_mode, 0600, "octal socket_mode");
+	is_dbl(c->sample_interval, 0.5, 1e-9, "sample_interval");
+	is_str(c->disk_path, "/var", "disk_path");
+	is_int(c->log_level, LOG_LEVEL_WARNING, "log_level warning");
+	ck = conf_find_check(c, "p1");
+	if (ok(ck != NULL, "p1")) {
+		ok(ck->cmdline != NULL &&
+			regexec(&ck->cmdline_re, "/usr/sbin/sshd -D", 0, NULL,
+			    0) == 0 &&
+			regexec(&ck->cmdline_re, "/usr/sbin/sshdx", 0, NULL,
+			    0) != 0,
+		    "p1 regex compiled");
+		ok(ck->has_user && ck->uid == 0, "p1 user root -> 0");
+		is_int(ck->min_count, 1, "p1 min");
+		is_int(ck->max_count, 4, "p1 max");
+		is_dbl(ck->interval, 10, 1e-9, "p1 int interval");
+		is_dbl(ck->timeout, 3, 1e-9, "p1 int timeout");
+		is_dbl(ck->jitter, 0, 1e-9, "p1 jitter 0");
+		is_int(ck->initial, CONF_INITIAL_UP, "p1 initial up");
+	}
+	ck = conf_find_check(c, "p2");
+	if (ok(ck != NULL, "p2")) {
+		ok(ck->has_user && ck->uid == 0, "p2 numeric uid");
+		is_dbl(ck->timeout, 0.1, 1e-9, "p2 timeout = interval < 2");
+		is_int(ck->initial, CONF_INITIAL_DOWN, "p2 initial down");
+	}
+	ck = conf_find_check(c, "h1");
+	if (ok(ck != NULL, "h1")) {
+		is_int(ck->n_expect_status, 1, "h1 scalar expect_status");
+		is_int(ck->expect_status[0], 204, "h1 204");
+		is_str(ck->expect_body, "OK", "h1 body");
+		is_int(ck->n_headers, 2, "h1 headers");
+		is_str(ck->headers[0], "X-Probe: healthagent", "h1 header 0");
+		ok(!ck->tls, "h1 tls false");
+		is_dbl(ck->timeout, 2, 1e-9, "h1 int64 timeout");
+	}
+	ck = conf_find_check(c, "t1");
+	if (ok(ck != NULL, "t1")) {
+		ok(ck->has_min && ck->has_max, "t1 min and max");
+		is_dbl(ck->min, 1, 1e-9, "t1 int min");
+		is_dbl(ck->max, 90, 1e-9, "t1 int max");
+		is_dbl(ck->for_seconds, 0.5, 1e-9, "t1 float for");
+		is_int(ck->metric, CONF_METRIC_DISK, "t1 metric");
+	}
+	ck = conf_find_check(c, "t2");
+	if (ok(ck != NULL, "t2")) {
+		ok(ck->has_min && !ck->has_max, "t2 min only");
+		is_dbl(ck->for_seconds, 0, 1e-9, "t2 for default");
+	}
+	conf_free(c);
+}
+
+static void
+test_ipv6_include(void)
+{
+	struct conf *c = load_top("tests/conf/good/ipv6.conf");
+	const struct conf_check *ck;
+
+	if (ok(c != NULL, "ipv6.conf loads")) {
+		is_int(c->listen_addr.ss_family, AF_INET6, "v6 listen");
+		is_int(c->listen_addrlen, sizeof(struct sockaddr_in6),
+		    "v6 listen len");
+		ck = conf_find_check(c, "web6");
+		ok(ck != NULL && ck->tls && ck->insecure, "https -> tls");
+		conf_free(c);
+	}
+	c = load_top("tests/conf/good/include.conf");
+	if (ok(c != NULL, "include.conf loads")) {
+		is_int(c->log_level, LOG_LEVEL_DEBUG, "included agent group");
+		is_dbl(c->sample_interval, 2, 1e-9, "included int number");
+		is_int(c->n_checks, 2, "included check");
+		ck = conf_find_check(c, "included");
+		ok(ck != NULL && ck->metric == CONF_METRIC_LOAD1,
+		    "included check parsed");
+		conf_free(c);
+	}
+}
+
+static void
+test_status_allowed(void)
+{
+	struct conf_errors errs = {0};
+	struct conf *c = conf_load_string(
+	    "health = { status_allow = [\"10.1.0.0/16\", \"fd00::/8\", "
+	    "\"192.0.2.7\"]; };",
+	    "allow", NULL, &errs);
+	struct sockaddr_in a4;
+	struct sockaddr_in6 a6;
+
+	if (!ok(c != NULL, "status_allow config loads"))
+		return;
+	memset(&a4, 0, sizeof(a4));
+	a4.sin_family = AF_INET;
+	inet_pton(AF_INET, "10.1.200.3", &a4.sin_addr);
+	ok(conf_status_allowed(c, (struct sockaddr *)&a4), "v4 in /16");
+	inet_pton(AF_INET, "10.2.0.1", &a4.sin_addr);
+	ok(!conf_status_allowed(c, (struct sockaddr *)&a4), "v4 outside");
+	inet_pton(AF_INET, "192.0.2.7", &a4.sin_addr);
+	ok(conf_status_allowed(c, (struct sockaddr *)&a4), "v4 host /32");
+	inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
+	ok(!conf_status_allowed(c, (struct sockaddr *)&a4),
+	    "loopback not allowed when not listed");
+	memset(&a6, 0, sizeof(a6));
+	a6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &a6.sin6_addr);
+	ok(conf_status_allowed(c, (struct sockaddr *)&a6),
+	    "v4-mapped v6 matches v4 net");
+	inet_pton(AF_INET6, "::ffff:10.9.2.3", &a6.sin6_addr);
+	ok(!conf_status_allowed(c, (struct sockaddr *)&a6),
+	    "v4-mapped outside");
+	inet_pton(AF_INET6, "fd12::1", &a6.sin6_addr);
+	ok(conf_status_allowed(c, (struct sockaddr *)&a6), "v6 in fd00::/8");
+	inet_pton(AF_INET6, "fe80::1", &a6.sin6_addr);
+	ok(!conf_status_allowed(c, (struct sockaddr *)&a6), "v6 outside");
+	conf_free(c);
+
+	c = conf_load_string("", "def", NULL, &errs);
+	inet_pton(AF_INET, "127.3.4.5", &a4.sin_addr);
+	ok(conf_status_allowed(c, (struct sockaddr *)&a4),
+	    "default allows 127/8");
+	inet_pton(AF_INET6, "::1", &a6.sin6_addr);
+	ok(conf_status_allowed(c, (struct sockaddr *)&a6), "default ::1");
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &a6.sin6_addr);
+	ok(conf_status_allowed(c, (struct sockaddr *)&a6),
+	    "default v4-mapped loopback");
+	inet_pton(AF_INET, "10.0.0.1", &a4.sin_addr);
+	ok(!conf_status_allowed(c, (struct sockaddr *)&a4),
+	    "default denies 10.0.0.1");
+	conf_free(c);
+
+	c = conf_load_string("health = { status_allow = [\"0.0.0.0/0\"]; };",
+	    "open", NULL, &errs);
+	inet_pton(AF_INET, "203.0.113.9", &a4.sin_addr);
+	ok(c != NULL && conf_status_allowed(c, (struct sockaddr *)&a4),
+	    "0.0.0.0/0 opens up");
+	conf_free(c);
+	conf_errors_free(&errs);
+}
+
+static void
+test_errors_misc(void)
+{
+	struct conf_errors errs = {0};
+	struct conf *c;
+
+	c = conf_load("/nonexistent/healthagent.conf", &errs);
+	ok(c == NULL && errs.n == 1 &&
+		strcmp(errs.msgs[0], "/nonexistent/healthagent.conf: cannot "
+				     "open: No such file or directory") == 0,
+	    "missing file: %s", errs.n ? errs.msgs[0] : "(none)");
+	conf_errors_free(&errs);
+
+	c = conf_load_string("checks = (\n{ name = \"x\"; type = \"tcp\";\n"
+			     "  address = \"127.0.0.1:1\"; rise = 0; fall = 0; "
+			     "interval = 0; }\n);\n",
+	    "multi.conf", NULL, &errs);
+	ok(c == NULL, "string with errors fails");
+	is_int(errs.n, 3, "three errors on one line all reported");
+	for (size_t i = 0; i < errs.n; i++)
+		ok(strncmp(errs.msgs[i], "multi.conf:3: check \"x\": ", 25) == 0,
+		    "located: %s", errs.msgs[i]);
+	conf_errors_free(&errs);
+
+	/* two settings on one line: the literal of each is found */
+	c = conf_load_string("checks = ({ name = \"x\"; type = \"tcp\"; address "
+			     "= \"h:1\"; fall = 3; rise = 4294967298; });",
+	    "l.conf", NULL, &errs);
+	ok(c == NULL && errs.n == 1 &&
+		strstr(errs.msgs[0], "rise: 4294967298 is out of range") !=
+		    NULL,
+	    "truncated literal found on a shared line: %s",
+	    errs.n ? errs.msgs[0] : "(none)");
+	conf_errors_free(&errs);
+
+	c = conf_load_string("agent = { socket_mode = 0689; };", "o.conf", NULL,
+	    &errs);
+	ok(c == NULL && errs.n == 1 &&
+		strstr(errs.msgs[0], "0689 is not a valid octal number"),
+	    "bad octal: %s", errs.n ? errs.msgs[0] : "(none)");
+	conf_errors_free(&errs);
+
+	c = conf_load_string("agent = { socket_mode = 432; };", "d.conf", NULL,
+	    &errs);
+	ok(c != NULL && c->socket_mode == 0660, "decimal socket_mode");
+	conf_free(c);
+	conf_errors_free(&errs);
+
+	/* errors append to what is already there */
+	conf_load_string("x = 1;", "a", NULL, &errs);
+	conf_load_string("y = 1;", "b", NULL, &errs);
+	is_int(errs.n, 2, "errors accumulate");
+	conf_errors_free(&errs);
+	is_int(errs.n, 0, "errors freed");
+}
+
+static void
+test_man(void)
+{
+	char path[4096];
+	char *man;
+	const char *name, *sect;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/man/healthagent.conf.5", top);
+	man = slurp(path);
+	if (!ok(man != NULL, "read %s", path))
+		return;
+	for (i = 0; (name = conf_key_name(i, &sect)) != NULL; i++) {
+		char want[128];
+
+		/* keys are documented as ".It Ic name" */
+		snprintf(want, sizeof(want), "\n.It Ic %s ", name);
+		ok(strstr(man, want) != NULL, "man page documents %s.%s", sect,
+		    name);
+	}
+	ok(i > 30, "key table has %zu keys", i);
+	free(man);
+
+	struct conf *c = load_top("etc/healthagent.conf");
+
+	ok(c != NULL, "etc/healthagent.conf loads without errors");
+	ok(c != NULL && c->n_checks >= 2, "etc/healthagent.conf has checks");
+	conf_free(c);
+}
+
+int
+main(void)
+{
+	top = getenv("top_srcdir");
+	if (top == NULL || *top == '\0')
+		top = ".";
+	test_good();
+	test_bad();
+	test_issue_sample();
+	test_sample_values();
+	test_defaults();
+	test_forms();
+	test_ipv6_include();
+	test_status_allowed();
+	test_errors_misc();
+	test_man();
+	return done_testing();
+}
