@@ -84,9 +84,9 @@ struct conf_check {
 
 	/* process: at least one of pidfile, proc_name, cmdline, user */
 	char *pidfile;
-	char
-	    *proc_name; /* exact match on comm (15 chars) or argv[0] basename */
-	char *cmdline;  /* extended regex over the space-joined argv */
+	/* exact match on comm (15 chars) or argv[0] basename */
+	char *proc_name;
+	char *cmdline;      /* extended regex over the space-joined argv */
 	regex_t cmdline_re; /* compiled when cmdline != NULL */
 	bool has_user;
 	uid_t uid; /* resolved from "user" (name or number) */
@@ -101,7 +101,7 @@ struct conf_check {
 	char *expect_body;      /* substring the body must contain, or NULL */
 	char *headers[CONF_MAX_HEADERS]; /* "Name: value" */
 	size_t n_headers;
-	bool tls;      /* true when the url is https:// (or tls = true) */
+	bool tls;      /* true when the url is https:// (tls = must agree) */
 	bool insecure; /* skip TLS certificate and host verification */
 
 	/* tcp */

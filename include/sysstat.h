@@ -88,8 +88,7 @@ int sysstat_parse_pid_stat(const char *text, struct sysstat_proc *out);
 int sysstat_parse_pid_status(const char *text, uid_t *uid, pid_t *tgid);
 /* Join len bytes of raw /proc/PID/cmdline into dst: trailing NULs dropped,
  * the other NULs become spaces, truncated to size - 1. */
-void sysstat_join_cmdline(char *dst, size_t size, const char *raw,
-    size_t len);
+void sysstat_join_cmdline(char *dst, size_t size, const char *raw, size_t len);
 
 /*
  * Backend plumbing, for sysstat_proc.c and sysstat_proc2.c only: a backend

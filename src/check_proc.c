@@ -29,6 +29,9 @@
 #include "log.h"
 #include "xmalloc.h"
 
+/* The kernel's hard limit on pid values (2^22 on 64-bit). */
+#define PID_MAX_LIMIT 4194304
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434 /* the same number on every architecture */
 #endif
@@ -103,7 +106,7 @@ matches(const struct conf_check *cf, const struct sysstat_proc *p)
 	/* Kernel threads have no argv; no pattern is meant to match them. */
 	if (cf->cmdline != NULL &&
 	    (p->cmdline[0] == '\0' ||
-		regexec(&cf->cmdline_re, p->cmdline, 0, NULL, 0) != 0))
+	        regexec(&cf->cmdline_re, p->cmdline, 0, NULL, 0) != 0))
 		return false;
 	return true;
 }
@@ -124,8 +127,8 @@ judge_count(const struct conf_check *cf, struct proc_result *r,
 			set_result(r, false, HEALTH_R_PROC_GONE, "%s", none);
 		else
 			set_result(r, false, HEALTH_R_PROC_COUNT,
-			    "%d process%s, min %d", r->n,
-			    r->n == 1 ? "" : "es", cf->min_count);
+			    "%d process%s, min %d", r->n, r->n == 1 ? "" : "es",
+			    cf->min_count);
 	} else if (cf->max_count > 0 && r->n > cf->max_count) {
 		set_result(r, false, HEALTH_R_PROC_COUNT,
 		    "%d processes, max %d", r->n, cf->max_count);
@@ -185,7 +188,7 @@ read_pidfile(const char *path, pid_t *pid, struct timespec *mtime,
 	v = isdigit((unsigned char)*p) ? strtol(p, &p, 10) : -1;
 	while (isspace((unsigned char)*p))
 		p++;
-	if (errno != 0 || v <= 0 || v > INT_MAX || *p != '\0' ||
+	if (errno != 0 || v <= 0 || v > PID_MAX_LIMIT || *p != '\0' ||
 	    (size_t)n == sizeof(buf) - 1) {
 		set_result(r, false, HEALTH_R_ERROR, "pidfile %s: bad pid",
 		    path);
@@ -268,10 +271,10 @@ static void
 eval_scan(struct proc_check *pc, struct proc_result *r)
 {
 	const struct conf_check *cf = check_conf(pc->c);
-	struct scan_arg sa = { cf, r };
+	struct scan_arg sa = {cf, r};
 
 	if (sysstat_proc_scan(check_env(pc->c)->sysstat, want_cmdline(cf),
-		scan_cb, &sa) == -1) {
+	        scan_cb, &sa) == -1) {
 		set_result(r, false, HEALTH_R_ERROR,
 		    "cannot scan processes: %s", strerror(errno));
 		return;
@@ -336,8 +339,7 @@ watch(struct proc_check *pc, pid_t pid, unsigned long long start)
 		return;
 	}
 	/* The pid may have been reused between the lookup and the open. */
-	if (sysstat_proc_get(check_env(pc->c)->sysstat, pid, false, &p) ==
-	        -1 ||
+	if (sysstat_proc_get(check_env(pc->c)->sysstat, pid, false, &p) == -1 ||
 	    p.starttime != start || p.state == 'Z') {
 		close(fd);
 		return;
@@ -425,8 +427,8 @@ proc_fini(struct check *c)
 
 /* A run finishes inside start(), so there is never anything to cancel. */
 const struct check_ops check_proc_ops = {
-	.init = proc_init,
-	.start = proc_start,
-	.cancel = NULL,
-	.fini = proc_fini,
+    .init = proc_init,
+    .start = proc_start,
+    .cancel = NULL,
+    .fini = proc_fini,
 };

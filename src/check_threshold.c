@@ -133,8 +133,8 @@ threshold_fini(struct check *c)
 
 /* A run finishes inside start(), so there is never anything to cancel. */
 const struct check_ops check_threshold_ops = {
-	.init = threshold_init,
-	.start = threshold_start,
-	.cancel = NULL,
-	.fini = threshold_fini,
+    .init = threshold_init,
+    .start = threshold_start,
+    .cancel = NULL,
+    .fini = threshold_fini,
 };

@@ -119,8 +119,6 @@ cmd_checkconf(struct cli_opts *o)
 	if (c == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
-		fprintf(stderr, "%s: %zu error%s\n", o->conf_path, errs.n,
-		    errs.n == 1 ? "" : "s");
 		conf_errors_free(&errs);
 		return 1;
 	}

@@ -72,7 +72,9 @@ _Static_assert(sizeof(enum conf_initial) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum conf_metric) == sizeof(int), "enum size");
 
 enum ktype { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_LIST };
+
 enum ksect { KS_HEALTH, KS_AGENT, KS_CHECK, KS_MAX };
+
 static const char *const ksect_names[KS_MAX] = {
     [KS_HEALTH] = "health",
     [KS_AGENT] = "agent",
@@ -81,10 +83,10 @@ static const char *const ksect_names[KS_MAX] = {
 
 #define KF_REQUIRED 0x01 /* must be present (for the listed check types) */
 #define KF_MIN_EXCL 0x02 /* the minimum itself is not allowed */
-#define KF_OCTAL 0x04	 /* an integer literal with a leading 0 is octal */
-#define KF_DYNDEF 0x08	 /* the default is computed from other keys */
-#define KF_PATH 0x10	 /* a string that must be an absolute path */
-#define KF_CTRL_OK 0x20	 /* a string that may hold control characters */
+#define KF_OCTAL 0x04    /* an integer literal with a leading 0 is octal */
+#define KF_DYNDEF 0x08   /* the default is computed from other keys */
+#define KF_PATH 0x10     /* a string that must be an absolute path */
+#define KF_CTRL_OK 0x20  /* a string that may hold control characters */
 
 #define NOOFF ((size_t)-1)
 #define T_ALL ((1u << CONF_CHECK_TYPE_MAX) - 1)
@@ -104,9 +106,9 @@ struct key {
 	enum ksect sect;
 	const char *name;
 	enum ktype type;
-	unsigned types; /* KS_CHECK: bit mask of check types */
-	double min, max; /* numeric range; KT_STR: max length */
-	double def;	 /* numeric/boolean/enum default */
+	unsigned types;   /* KS_CHECK: bit mask of check types */
+	double min, max;  /* numeric range; KT_STR: max length */
+	double def;       /* numeric/boolean/enum default */
 	const char *sdef; /* default as text (strings: the value) */
 	unsigned flags;
 	size_t off; /* field in struct conf or struct conf_check */
@@ -116,8 +118,8 @@ struct key {
 	const char *help;
 };
 
-static key_fn v_listen, v_hpath, v_loglevel, v_name, v_cmdline, v_user,
-    v_url, v_tcpaddr, v_procname, p_allow, p_status, p_headers, p_command;
+static key_fn v_listen, v_hpath, v_loglevel, v_name, v_cmdline, v_user, v_url,
+    v_tcpaddr, v_procname, p_allow, p_status, p_headers, p_command;
 
 #define C(f) offsetof(struct conf, f)
 #define K(f) offsetof(struct conf_check, f)
@@ -126,114 +128,113 @@ static key_fn v_listen, v_hpath, v_loglevel, v_name, v_cmdline, v_user,
 static const struct key keys[] = {
     /* health { } */
     {KS_HEALTH, "listen", KT_STR, 0, 0, 300, 0, "0.0.0.0:8099", 0, C(listen),
-	NULL, 0, v_listen,
-	"Numeric address and port the health endpoint listens on."},
+        NULL, 0, v_listen,
+        "Numeric address and port the health endpoint listens on."},
     {KS_HEALTH, "path", KT_STR, 0, 0, 256, 0, "/health", 0, C(health_path),
-	NULL, 0, v_hpath, "URL path of the health endpoint."},
-    {KS_HEALTH, "start_grace", KT_NUM, 0, 0, 86400, 60, "60", 0,
-	C(start_grace), NULL, 0, NULL,
-	"Seconds after start during which failures do not count."},
+        NULL, 0, v_hpath, "URL path of the health endpoint."},
+    {KS_HEALTH, "start_grace", KT_NUM, 0, 0, 86400, 60, "60", 0, C(start_grace),
+        NULL, 0, NULL,
+        "Seconds after start during which failures do not count."},
     {KS_HEALTH, "drain_seconds", KT_NUM, 0, 0, 3600, 10, "10", 0,
-	C(drain_seconds), NULL, 0, NULL,
-	"Seconds of 503 answers after SIGTERM before exiting."},
+        C(drain_seconds), NULL, 0, NULL,
+        "Seconds of 503 answers after SIGTERM before exiting."},
     {KS_HEALTH, "max_connections", KT_INT, 0, 1, 65535, 256, "256", 0,
-	C(max_connections), NULL, 0, NULL,
-	"Most simultaneous HTTP connections."},
+        C(max_connections), NULL, 0, NULL,
+        "Most simultaneous HTTP connections."},
     {KS_HEALTH, "header_timeout", KT_NUM, 0, 0.1, 300, 5, "5", 0,
-	C(header_timeout), NULL, 0, NULL,
-	"Seconds a client has to send a whole request."},
+        C(header_timeout), NULL, 0, NULL,
+        "Seconds a client has to send a whole request."},
     {KS_HEALTH, "idle_timeout", KT_NUM, 0, 0.1, 3600, 30, "30", 0,
-	C(idle_timeout), NULL, 0, NULL,
-	"Seconds a keep-alive connection may stay idle."},
+        C(idle_timeout), NULL, 0, NULL,
+        "Seconds a keep-alive connection may stay idle."},
     {KS_HEALTH, "status_allow", KT_LIST, 0, 0, CONF_MAX_ALLOW, 0,
-	"[\"127.0.0.0/8\", \"::1/128\"]", 0, NOOFF, NULL, 0, p_allow,
-	"Networks allowed to read /status and /metrics."},
+        "[\"127.0.0.0/8\", \"::1/128\"]", 0, NOOFF, NULL, 0, p_allow,
+        "Networks allowed to read /status and /metrics."},
 
     /* agent { } */
-    {KS_AGENT, "socket", KT_STR, 0, 0, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
-	0, HEALTHAGENT_SOCK, KF_PATH, C(socket_path), NULL, 0, NULL,
-	"Path of the control socket."},
+    {KS_AGENT, "socket", KT_STR, 0, 0,
+        sizeof(((struct sockaddr_un *)0)->sun_path) - 1, 0, HEALTHAGENT_SOCK,
+        KF_PATH, C(socket_path), NULL, 0, NULL, "Path of the control socket."},
     {KS_AGENT, "socket_mode", KT_INT, 0, 0, 0777, 0660, "0660", KF_OCTAL,
-	C(socket_mode), NULL, 0, NULL, "Permissions of the control socket."},
+        C(socket_mode), NULL, 0, NULL, "Permissions of the control socket."},
     {KS_AGENT, "sample_interval", KT_NUM, 0, 0.1, 60, 1, "1", 0,
-	C(sample_interval), NULL, 0, NULL,
-	"Seconds between system metric samples."},
+        C(sample_interval), NULL, 0, NULL,
+        "Seconds between system metric samples."},
     {KS_AGENT, "disk_path", KT_STR, 0, 0, 4095, 0, "/", KF_PATH, C(disk_path),
-	NULL, 0, NULL, "Filesystem measured by disk_used_percent."},
+        NULL, 0, NULL, "Filesystem measured by disk_used_percent."},
     {KS_AGENT, "log_level", KT_STR, 0, 0, 16, 0, "info", 0, NOOFF, NULL, 0,
-	v_loglevel, "Most verbose log level written."},
+        v_loglevel, "Most verbose log level written."},
 
     /* checks = ( { }, ... ) : common keys */
     {KS_CHECK, "name", KT_STR, T_ALL, 0, 64, 0, NULL, KF_REQUIRED, K(name),
-	NULL, 0, v_name, "Unique name of the check."},
+        NULL, 0, v_name, "Unique name of the check."},
     {KS_CHECK, "type", KT_ENUM, T_ALL, 0, 0, 0, NULL, KF_REQUIRED, K(type),
-	ENUM(conf_check_type_names), NULL, "Kind of check."},
+        ENUM(conf_check_type_names), NULL, "Kind of check."},
     {KS_CHECK, "scope", KT_ENUM, T_ALL, 0, 0, CONF_SCOPE_LOCAL, "local", 0,
-	K(scope), ENUM(conf_scope_names), NULL,
-	"Whether a failure makes the instance unhealthy."},
+        K(scope), ENUM(conf_scope_names), NULL,
+        "Whether a failure makes the instance unhealthy."},
     {KS_CHECK, "interval", KT_NUM, T_ALL, 0.1, 86400, 5, "5", 0, K(interval),
-	NULL, 0, NULL, "Seconds between runs."},
+        NULL, 0, NULL, "Seconds between runs."},
     {KS_CHECK, "timeout", KT_NUM, T_ALL, 0, 86400, 2, "min(interval, 2)",
-	KF_MIN_EXCL | KF_DYNDEF, K(timeout), NULL, 0, NULL,
-	"Seconds a run may take."},
-    {KS_CHECK, "rise", KT_INT, T_ALL, 1, 100, 2, "2", 0, K(rise), NULL, 0,
-	NULL, "Successes in a row to become up."},
-    {KS_CHECK, "fall", KT_INT, T_ALL, 1, 100, 3, "3", 0, K(fall), NULL, 0,
-	NULL, "Failures in a row to become down."},
-    {KS_CHECK, "initial", KT_ENUM, T_ALL, 0, 0, CONF_INITIAL_UNKNOWN,
-	"unknown", 0, K(initial), ENUM(conf_initial_names), NULL,
-	"State before the first result."},
-    {KS_CHECK, "jitter", KT_NUM, T_ALL, 0, 86400, 0, "interval",
-	KF_DYNDEF, K(jitter), NULL, 0, NULL,
-	"Most random delay of the first run."},
+        KF_MIN_EXCL | KF_DYNDEF, K(timeout), NULL, 0, NULL,
+        "Seconds a run may take."},
+    {KS_CHECK, "rise", KT_INT, T_ALL, 1, 100, 2, "2", 0, K(rise), NULL, 0, NULL,
+        "Successes in a row to become up."},
+    {KS_CHECK, "fall", KT_INT, T_ALL, 1, 100, 3, "3", 0, K(fall), NULL, 0, NULL,
+        "Failures in a row to become down."},
+    {KS_CHECK, "initial", KT_ENUM, T_ALL, 0, 0, CONF_INITIAL_UNKNOWN, "unknown",
+        0, K(initial), ENUM(conf_initial_names), NULL,
+        "State before the first result."},
+    {KS_CHECK, "jitter", KT_NUM, T_ALL, 0, 86400, 0, "interval", KF_DYNDEF,
+        K(jitter), NULL, 0, NULL, "Most random delay of the first run."},
 
     /* process */
     {KS_CHECK, "pidfile", KT_STR, T(PROCESS), 0, 4095, 0, NULL, KF_PATH,
-	K(pidfile), NULL, 0, NULL, "File holding the process id."},
+        K(pidfile), NULL, 0, NULL, "File holding the process id."},
     {KS_CHECK, "proc_name", KT_STR, T(PROCESS), 0, 255, 0, NULL, 0,
-	K(proc_name), NULL, 0, v_procname,
-	"Exact process name (comm or argv[0] basename)."},
+        K(proc_name), NULL, 0, v_procname,
+        "Exact process name (comm or argv[0] basename)."},
     {KS_CHECK, "cmdline", KT_STR, T(PROCESS), 0, 4096, 0, NULL, 0, K(cmdline),
-	NULL, 0, v_cmdline, "Extended regular expression over the command line."},
-    {KS_CHECK, "user", KT_STR, T(PROCESS), 0, 256, 0, NULL, 0, K(user), NULL,
-	0, v_user, "User name or uid owning the process."},
+        NULL, 0, v_cmdline,
+        "Extended regular expression over the command line."},
+    {KS_CHECK, "user", KT_STR, T(PROCESS), 0, 256, 0, NULL, 0, K(user), NULL, 0,
+        v_user, "User name or uid owning the process."},
     {KS_CHECK, "min", KT_INT, T(PROCESS), 0, 100000, 1, "1", 0, K(min_count),
-	NULL, 0, NULL, "Fewest matching processes."},
+        NULL, 0, NULL, "Fewest matching processes."},
     {KS_CHECK, "max", KT_INT, T(PROCESS), 0, 100000, 0, "0", 0, K(max_count),
-	NULL, 0, NULL, "Most matching processes, 0 for no limit."},
+        NULL, 0, NULL, "Most matching processes, 0 for no limit."},
 
     /* http */
     {KS_CHECK, "url", KT_STR, T(HTTP), 0, 4096, 0, NULL, KF_REQUIRED, K(url),
-	NULL, 0, v_url, "http:// or https:// URL to fetch."},
+        NULL, 0, v_url, "http:// or https:// URL to fetch."},
     {KS_CHECK, "expect_status", KT_LIST, T(HTTP), 0, CONF_MAX_EXPECT_STATUS, 0,
-	"[200]", 0, NOOFF, NULL, 0, p_status, "Accepted status codes."},
+        "[200]", 0, NOOFF, NULL, 0, p_status, "Accepted status codes."},
     {KS_CHECK, "expect_body", KT_STR, T(HTTP), 0, 4096, 0, NULL, KF_CTRL_OK,
-	K(expect_body), NULL, 0, NULL, "Substring the body must contain."},
+        K(expect_body), NULL, 0, NULL, "Substring the body must contain."},
     {KS_CHECK, "headers", KT_LIST, T(HTTP), 0, CONF_MAX_HEADERS, 0, "[]", 0,
-	NOOFF, NULL, 0, p_headers, "Extra request headers."},
+        NOOFF, NULL, 0, p_headers, "Extra request headers."},
     {KS_CHECK, "tls", KT_BOOL, T(HTTP), 0, 0, 0, "from url", KF_DYNDEF, K(tls),
-	NULL, 0, NULL, "Use TLS; must agree with the url scheme."},
-    {KS_CHECK, "insecure", KT_BOOL, T(HTTP), 0, 0, 0, "false", 0,
-	K(insecure), NULL, 0, NULL, "Skip TLS certificate verification."},
+        NULL, 0, NULL, "Use TLS; must agree with the url scheme."},
+    {KS_CHECK, "insecure", KT_BOOL, T(HTTP), 0, 0, 0, "false", 0, K(insecure),
+        NULL, 0, NULL, "Skip TLS certificate verification."},
 
     /* tcp */
     {KS_CHECK, "address", KT_STR, T(TCP), 0, 300, 0, NULL, KF_REQUIRED,
-	K(address), NULL, 0, v_tcpaddr, "host:port to connect to."},
+        K(address), NULL, 0, v_tcpaddr, "host:port to connect to."},
 
     /* exec */
     {KS_CHECK, "command", KT_LIST, T(EXEC), 1, CONF_MAX_ARGV, 0, NULL,
-	KF_REQUIRED, NOOFF, NULL, 0, p_command, "Program and arguments."},
+        KF_REQUIRED, NOOFF, NULL, 0, p_command, "Program and arguments."},
 
     /* threshold */
     {KS_CHECK, "metric", KT_ENUM, T(THRESHOLD), 0, 0, 0, NULL, KF_REQUIRED,
-	K(metric), ENUM(conf_metric_names), NULL, "Metric to watch."},
-    {KS_CHECK, "max", KT_NUM, T(THRESHOLD), 0, 1e6, 0, NULL, 0, K(max), NULL,
-	0, NULL, "Highest healthy value."},
-    {KS_CHECK, "min", KT_NUM, T(THRESHOLD), 0, 1e6, 0, NULL, 0, K(min), NULL,
-	0, NULL, "Lowest healthy value."},
-    {KS_CHECK, "for", KT_NUM, T(THRESHOLD), 0, 86400, 0, "0", 0,
-	K(for_seconds), NULL, 0, NULL,
-	"Seconds the limit must be crossed before failing."},
+        K(metric), ENUM(conf_metric_names), NULL, "Metric to watch."},
+    {KS_CHECK, "max", KT_NUM, T(THRESHOLD), 0, 1e6, 0, NULL, 0, K(max), NULL, 0,
+        NULL, "Highest healthy value."},
+    {KS_CHECK, "min", KT_NUM, T(THRESHOLD), 0, 1e6, 0, NULL, 0, K(min), NULL, 0,
+        NULL, "Lowest healthy value."},
+    {KS_CHECK, "for", KT_NUM, T(THRESHOLD), 0, 86400, 0, "0", 0, K(for_seconds),
+        NULL, 0, NULL, "Seconds the limit must be crossed before failing."},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -253,13 +254,20 @@ struct ctx {
 	size_t nsrcs;
 	struct conf *c;
 	struct conf_check *ck; /* the check being parsed */
-	int ctype;	       /* its type, -1 when unknown */
+	int ctype;             /* its type, -1 when unknown */
 	char prefix[96];       /* "health: ", "check \"web\": " */
 	bool present[NKEYS];   /* seen in the current section */
 	bool valid[NKEYS];     /* ...and accepted */
 	config_setting_t *where[NKEYS];
 	char qbuf[4][160];
 	int qn;
+	size_t nerr0;       /* errs->n before this load */
+	struct errpos *pos; /* where each new message points, for sorting */
+};
+
+struct errpos {
+	const char *file;
+	unsigned line;
 };
 
 /* ---- messages ---- */
@@ -387,18 +395,24 @@ err_at(struct ctx *x, config_setting_t *s, const char *fmt, ...)
 		file = src_of(x, config_setting_source_file(s))->disp;
 		line = config_setting_source_line(s);
 	}
+	x->pos =
+	    xreallocarray(x->pos, x->errs->n - x->nerr0 + 1, sizeof(*x->pos));
+	x->pos[x->errs->n - x->nerr0].file = file;
+	x->pos[x->errs->n - x->nerr0].line = line;
 	va_start(ap, fmt);
 	if (vasprintf(&m, fmt, ap) < 0)
 		log_fatal("out of memory");
 	va_end(ap);
 	if (line > 0)
-		errs_add(x->errs, xasprintf("%s:%u: %s%s", file, line, x->prefix, m));
+		errs_add(x->errs,
+		    xasprintf("%s:%u: %s%s", file, line, x->prefix, m));
 	else
 		errs_add(x->errs, xasprintf("%s: %s%s", file, x->prefix, m));
 	free(m);
 }
 
-#define kerr(x, s, k, fmt, ...) err_at(x, s, "%s: " fmt, (k)->name, ##__VA_ARGS__)
+#define kerr(x, s, k, fmt, ...)                                                \
+	err_at(x, s, "%s: " fmt, (k)->name, ##__VA_ARGS__)
 
 static const char *
 type_desc(config_setting_t *s)
@@ -447,7 +461,8 @@ skip_ws(const char *p)
 static bool
 namechar(char ch)
 {
-	return isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '*';
+	return isalnum((unsigned char)ch) || ch == '_' || ch == '-' ||
+	    ch == '*';
 }
 
 /* Where the value of s starts in its source text, or NULL. */
@@ -519,8 +534,8 @@ value_pos(struct ctx *x, config_setting_t *s, int depth)
  * KF_OCTAL keys read "0660" as octal. Returns false on a bad literal.
  */
 static bool
-literal_fix(struct ctx *x, config_setting_t *s, const struct key *k,
-    double *v, char *repr, size_t rlen)
+literal_fix(struct ctx *x, config_setting_t *s, const struct key *k, double *v,
+    char *repr, size_t rlen)
 {
 	const char *p = value_pos(x, s, 0), *d;
 	size_t n;
@@ -550,18 +565,21 @@ literal_fix(struct ctx *x, config_setting_t *s, const struct key *k,
 			return true;
 		if ((k->flags & KF_OCTAL) && d[0] == '0' && n > 1) {
 			if (strspn(d, "01234567") < n) {
-				kerr(x, s, k, "%.*s is not a valid octal number",
+				kerr(x, s, k,
+				    "%.*s is not a valid octal number",
 				    (int)(n + (size_t)(d - p)), p);
 				return false;
 			}
 			char tmp[32];
 
-			snprintf(tmp, sizeof(tmp), "%.*s", (int)(n < 30 ? n : 30), d);
+			snprintf(tmp, sizeof(tmp), "%.*s",
+			    (int)(n < 30 ? n : 30), d);
 			lv = (double)strtoull(tmp, NULL, 8);
 			if (d != p && *p == '-')
 				lv = -lv;
 			*v = lv;
-			snprintf(repr, rlen, "%.*s", (int)(n + (size_t)(d - p)), p);
+			snprintf(repr, rlen, "%.*s", (int)(n + (size_t)(d - p)),
+			    p);
 			return true;
 		}
 		lv = strtod(d, NULL);
@@ -571,7 +589,8 @@ literal_fix(struct ctx *x, config_setting_t *s, const struct key *k,
 	if (lv != *v) {
 		*v = lv;
 		snprintf(repr, rlen, "%.*s",
-		    (int)(n + (size_t)(d - p) < 40 ? n + (size_t)(d - p) : 40), p);
+		    (int)(n + (size_t)(d - p) < 40 ? n + (size_t)(d - p) : 40),
+		    p);
 	}
 	return true;
 }
@@ -582,7 +601,8 @@ static void
 fmt_range(const struct key *k, char *buf, size_t len)
 {
 	if (k->flags & KF_OCTAL)
-		snprintf(buf, len, "0%o..0%o", (unsigned)k->min, (unsigned)k->max);
+		snprintf(buf, len, "%s%o..0%o", k->min > 0 ? "0" : "",
+		    (unsigned)k->min, (unsigned)k->max);
 	else if (k->flags & KF_MIN_EXCL)
 		snprintf(buf, len, "> %g and <= %g", k->min, k->max);
 	else
@@ -622,7 +642,8 @@ get_num(struct ctx *x, config_setting_t *s, const struct key *k, double *out)
 		break;
 	default:
 		kerr(x, s, k, "must be %s, not %s",
-		    k->type == KT_INT ? "an integer" : "a number", type_desc(s));
+		    k->type == KT_INT ? "an integer" : "a number",
+		    type_desc(s));
 		return false;
 	}
 	if (!((k->flags & KF_MIN_EXCL) ? v > k->min : v >= k->min) ||
@@ -735,7 +756,8 @@ parse_key(struct ctx *x, config_setting_t *s, const struct key *k)
 		}
 		v = config_setting_get_string(s);
 		for (size_t i = 0; i < k->nnames; i++) {
-			if (k->names[i] != NULL && strcmp(v, k->names[i]) == 0) {
+			if (k->names[i] != NULL &&
+			    strcmp(v, k->names[i]) == 0) {
 				*(int *)field(x, k) = (int)i;
 				return true;
 			}
@@ -851,8 +873,10 @@ parse_members(struct ctx *x, config_setting_t *g, enum ksect sect)
 					strcat(list, conf_check_type_names[t]);
 				}
 				err_at(x, m,
-				    "%s: not valid for %s checks (only for: %s)",
-				    name, conf_check_type_names[x->ctype], list);
+				    "%s: not valid for %s checks (only for: "
+				    "%s)",
+				    name, conf_check_type_names[x->ctype],
+				    list);
 			} else
 				err_at(x, m, "unknown key %s", q(x, name));
 			continue;
@@ -896,13 +920,12 @@ key_where(struct ctx *x, enum ksect sect, const char *name)
 /* ---- validators ---- */
 
 static bool
-v_listen(struct ctx *x, config_setting_t *s, const struct key *k,
-    const char *v)
+v_listen(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
 {
 	char err[256];
 
 	if (util_parse_hostport(v, true, &x->c->listen_addr,
-		&x->c->listen_addrlen, err, sizeof(err)) != 0) {
+	        &x->c->listen_addrlen, err, sizeof(err)) != 0) {
 		kerr(x, s, k, "%s", err);
 		return false;
 	}
@@ -910,8 +933,7 @@ v_listen(struct ctx *x, config_setting_t *s, const struct key *k,
 }
 
 static bool
-v_hpath(struct ctx *x, config_setting_t *s, const struct key *k,
-    const char *v)
+v_hpath(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
 {
 	if (v[0] != '/') {
 		kerr(x, s, k, "%s must start with \"/\"", q(x, v));
@@ -949,11 +971,11 @@ v_loglevel(struct ctx *x, config_setting_t *s, const struct key *k,
 }
 
 static bool
-v_name(struct ctx *x, config_setting_t *s, const struct key *k,
-    const char *v)
+v_name(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
 {
-	if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		      "0123456789_.-") != strlen(v)) {
+	if (strspn(v,
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	        "0123456789_.-") != strlen(v)) {
 		kerr(x, s, k,
 		    "%s may only contain letters, digits, \"_\", \".\" and "
 		    "\"-\"",
@@ -966,7 +988,8 @@ v_name(struct ctx *x, config_setting_t *s, const struct key *k,
 		if (&x->c->checks[i] != x->ck && o->name != NULL &&
 		    strcmp(o->name, v) == 0) {
 			kerr(x, s, k,
-			    "duplicate check name %s (first defined at line %d)",
+			    "duplicate check name %s (first defined at line "
+			    "%d)",
 			    q(x, v), o->line);
 			return false;
 		}
@@ -1005,8 +1028,7 @@ v_cmdline(struct ctx *x, config_setting_t *s, const struct key *k,
 }
 
 static bool
-v_user(struct ctx *x, config_setting_t *s, const struct key *k,
-    const char *v)
+v_user(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
 {
 	if (strspn(v, "0123456789") == strlen(v)) {
 		errno = 0;
@@ -1125,8 +1147,9 @@ hostport_ok(const char *s, size_t len, bool opt_port, const char **why)
 			*why = "expected host:port";
 			return false;
 		}
-		if (colon < s + len && memchr(colon + 1, ':', len -
-			(size_t)(colon + 1 - s)) != NULL) {
+		if (colon < s + len &&
+		    memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) !=
+		        NULL) {
 			*why = "write IPv6 addresses as [addr]:port";
 			return false;
 		}
@@ -1158,8 +1181,7 @@ v_tcpaddr(struct ctx *x, config_setting_t *s, const struct key *k,
 }
 
 static bool
-v_url(struct ctx *x, config_setting_t *s, const struct key *k,
-    const char *v)
+v_url(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
 {
 	const char *a, *e, *why;
 
@@ -1230,7 +1252,7 @@ cidr_parse(const char *v, struct conf_cidr *c, const char **why)
 		if (n == 0 || n > 3 || strspn(p, "0123456789") != n ||
 		    atoi(p) > maxp) {
 			*why = maxp == 32 ? "prefix must be 0-32"
-					  : "prefix must be 0-128";
+			                  : "prefix must be 0-128";
 			return -1;
 		}
 		c->prefix = atoi(p);
@@ -1246,8 +1268,8 @@ cidr_parse(const char *v, struct conf_cidr *c, const char **why)
 
 /* Accept an array or list of scalars, or (when scalar_ok) one scalar. */
 static bool
-list_check(struct ctx *x, config_setting_t *s, const struct key *k,
-    int etype, const char *what)
+list_check(struct ctx *x, config_setting_t *s, const struct key *k, int etype,
+    const char *what, const char *one)
 {
 	int n;
 
@@ -1271,7 +1293,7 @@ list_check(struct ctx *x, config_setting_t *s, const struct key *k,
 			t = CONFIG_TYPE_INT;
 		if (t != etype) {
 			kerr(x, e, k, "element %d must be %s, not %s", i + 1,
-			    what, type_desc(e));
+			    one, type_desc(e));
 			return false;
 		}
 	}
@@ -1295,14 +1317,14 @@ p_allow(struct ctx *x, config_setting_t *s, const struct key *k,
 		return true;
 	}
 	c->n_status_allow = 0;
-	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings"))
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings", "a string"))
 		return false;
 	for (int i = 0; i < config_setting_length(s); i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(e), *why;
 
-		if (cidr_parse(v, &c->status_allow[c->n_status_allow],
-			&why) != 0) {
+		if (cidr_parse(v, &c->status_allow[c->n_status_allow], &why) !=
+		    0) {
 			kerr(x, e, k, "bad network %s: %s", q(x, v), why);
 			ok = false;
 		} else
@@ -1336,7 +1358,7 @@ p_status(struct ctx *x, config_setting_t *s, const struct key *k,
 		ck->n_expect_status = 1;
 		return true;
 	}
-	if (!list_check(x, s, k, CONFIG_TYPE_INT, "integers"))
+	if (!list_check(x, s, k, CONFIG_TYPE_INT, "integers", "an integer"))
 		return false;
 	if (config_setting_length(s) == 0) {
 		kerr(x, s, k, "must not be empty");
@@ -1365,14 +1387,15 @@ p_headers(struct ctx *x, config_setting_t *s, const struct key *k,
 	(void)unused;
 	if (s == NULL)
 		return true;
-	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings"))
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings", "a string"))
 		return false;
 	for (int i = 0; i < config_setting_length(s); i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(e);
-		size_t nl = strspn(v, "!#$%&'*+-.^_`|~0123456789"
-				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				      "abcdefghijklmnopqrstuvwxyz");
+		size_t nl = strspn(v,
+		    "!#$%&'*+-.^_`|~0123456789"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz");
 		bool bad = false;
 
 		if (nl == 0 || v[nl] != ':') {
@@ -1386,8 +1409,9 @@ p_headers(struct ctx *x, config_setting_t *s, const struct key *k,
 			    *p == 0x7f)
 				bad = true;
 		if (bad || strlen(v) > 4096) {
-			kerr(x, e, k, "%s contains CR, LF or control "
-				      "characters or is too long",
+			kerr(x, e, k,
+			    "%s contains CR, LF or control "
+			    "characters or is too long",
 			    q(x, v));
 			ok = false;
 			continue;
@@ -1419,7 +1443,7 @@ p_command(struct ctx *x, config_setting_t *s, const struct key *k,
 	struct stat st;
 
 	(void)unused;
-	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings"))
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings", "a string"))
 		return false;
 	for (int i = 0; i < config_setting_length(s); i++) {
 		e = config_setting_get_elem(s, (unsigned)i);
@@ -1559,8 +1583,7 @@ finish_check(struct ctx *x, config_setting_t *g)
 				err_at(x, key_where(x, KS_CHECK, "tls"),
 				    "tls: %s conflicts with url %s (the url "
 				    "scheme decides; write %s)",
-				    ck->tls ? "true" : "false",
-				    q(x, ck->url),
+				    ck->tls ? "true" : "false", q(x, ck->url),
 				    https ? "https://" : "http://");
 			ck->tls = https;
 			if (ck->insecure && !https)
@@ -1618,10 +1641,11 @@ parse_check(struct ctx *x, config_setting_t *g, size_t idx)
 		const char *v = config_setting_get_string(n);
 
 		if (v != NULL && *v != '\0' && strlen(v) <= 64 &&
-		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-			      "vwxyz0123456789_.-") == strlen(v))
-			snprintf(x->prefix, sizeof(x->prefix), "check \"%s\": ",
-			    v);
+		    strspn(v,
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+		        "vwxyz0123456789_.-") == strlen(v))
+			snprintf(x->prefix, sizeof(x->prefix),
+			    "check \"%s\": ", v);
 	}
 	t = config_setting_get_member(g, "type");
 	if (t == NULL)
@@ -1641,7 +1665,8 @@ parse_root(struct ctx *x, config_setting_t *root)
 	int n = config_setting_length(root);
 
 	for (int i = 0; i < n; i++) {
-		config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
+		config_setting_t *m =
+		    config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(m);
 
 		if (strcmp(name, "health") == 0)
@@ -1664,7 +1689,7 @@ parse_root(struct ctx *x, config_setting_t *root)
 		return;
 	if (!config_setting_is_list(checks) &&
 	    !(config_setting_is_array(checks) &&
-		config_setting_length(checks) == 0)) {
+	        config_setting_length(checks) == 0)) {
 		err_at(x, checks,
 		    "checks: must be a list ( { ... }, ... ), not %s",
 		    type_desc(checks));
@@ -1686,6 +1711,31 @@ parse_root(struct ctx *x, config_setting_t *root)
 
 /* ---- entry points ---- */
 
+/* Order the new messages by file, then line (stable). */
+static void
+sort_errors(struct ctx *x)
+{
+	size_t n = x->errs->n - x->nerr0;
+	char **m = x->errs->msgs + x->nerr0;
+
+	for (size_t i = 1; i < n; i++) {
+		struct errpos p = x->pos[i];
+		char *msg = m[i];
+		size_t j = i;
+
+		while (j > 0 &&
+		    (strcmp(x->pos[j - 1].file, p.file) > 0 ||
+		        (strcmp(x->pos[j - 1].file, p.file) == 0 &&
+		            x->pos[j - 1].line > p.line))) {
+			x->pos[j] = x->pos[j - 1];
+			m[j] = m[j - 1];
+			j--;
+		}
+		x->pos[j] = p;
+		m[j] = msg;
+	}
+}
+
 static struct conf *
 load(const char *text, const char *name, const char *include_dir,
     struct conf_errors *errs)
@@ -1697,6 +1747,7 @@ load(const char *text, const char *name, const char *include_dir,
 
 	memset(&x, 0, sizeof(x));
 	x.errs = errs;
+	x.nerr0 = errs->n;
 	x.include_dir = include_dir;
 	x.srcs = xcalloc(1, sizeof(*x.srcs));
 	x.nsrcs = 1;
@@ -1741,15 +1792,18 @@ load(const char *text, const char *name, const char *include_dir,
 		}
 		if (line > 0)
 			errs_add(errs,
-			    xasprintf("%s:%d: %s%s", src->disp, line, et, extra));
+			    xasprintf("%s:%d: %s%s", src->disp, line, et,
+			        extra));
 		else
-			errs_add(errs, xasprintf("%s: %s%s", src->disp, et, extra));
+			errs_add(errs,
+			    xasprintf("%s: %s%s", src->disp, et, extra));
 		goto out;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(name);
 	x.c = c;
 	parse_root(&x, config_root_setting(&cfg));
+	sort_errors(&x);
 	if (errs->n > nerr) {
 		conf_free(c);
 		c = NULL;
@@ -1762,6 +1816,7 @@ out:
 		free(x.srcs[i].text);
 	}
 	free(x.srcs);
+	free(x.pos);
 	return c;
 }
 
@@ -1774,25 +1829,26 @@ conf_load(const char *path, struct conf_errors *errs)
 	int e = 0;
 
 	if (stat(path, &st) != 0) {
-		errs_add(errs, xasprintf("%s: cannot open: %s", path,
-				   strerror(errno)));
+		errs_add(errs,
+		    xasprintf("%s: cannot open: %s", path, strerror(errno)));
 		return NULL;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		errs_add(errs, xasprintf("%s: cannot open: %s", path,
-				   strerror(EISDIR)));
+		errs_add(errs,
+		    xasprintf("%s: cannot open: %s", path, strerror(EISDIR)));
 		return NULL;
 	}
 	if ((text = read_text(path, &e)) == NULL) {
 		errs_add(errs,
 		    xasprintf("%s: cannot %s: %s", path,
-			e == EILSEQ ? "read" : "open",
-			e == EILSEQ ? "file contains a NUL byte" : strerror(e)));
+		        e == EILSEQ ? "read" : "open",
+		        e == EILSEQ ? "file contains a NUL byte"
+		                    : strerror(e)));
 		return NULL;
 	}
 	if ((slash = strrchr(path, '/')) != NULL)
 		dir = slash == path ? xstrdup("/")
-				    : xstrndup(path, (size_t)(slash - path));
+		                    : xstrndup(path, (size_t)(slash - path));
 	c = load(text, path, dir, errs);
 	free(dir);
 	free(text);
@@ -1880,7 +1936,7 @@ conf_status_allowed(const struct conf *c, const struct sockaddr *addr)
 
 	if (addr->sa_family == AF_INET)
 		v4 = (const unsigned char *)&((const struct sockaddr_in *)addr)
-			 ->sin_addr;
+		         ->sin_addr;
 	else if (addr->sa_family == AF_INET6) {
 		const struct in6_addr *a6 =
 		    &((const struct sockaddr_in6 *)addr)->sin6_addr;

@@ -191,10 +191,8 @@ sample_cb(void *arg)
 	struct daemon *d = arg;
 	mono_ms now;
 
-	if (sampler_read(d->sampler, &d->sample, util_now_ms()) < 0 &&
-	    d->sample.errors == 1)
-		log_warn("sampling failed; will keep trying (%s)",
-		    strerror(errno));
+	/* The sampler logs which part failed, once per failure episode. */
+	sampler_read(d->sampler, &d->sample, util_now_ms());
 	now = util_now_ms();
 	health_tick(d->health, now);
 	ev_timer_arm(d->sample_t, util_sec_to_ms(d->conf->sample_interval));

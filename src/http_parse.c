@@ -15,9 +15,9 @@
 #include "http_parse.h"
 
 const char *const http_method_names[HTTP_M_MAX] = {
-	[HTTP_M_OTHER] = "OTHER",
-	[HTTP_M_GET] = "GET",
-	[HTTP_M_HEAD] = "HEAD",
+    [HTTP_M_OTHER] = "OTHER",
+    [HTTP_M_GET] = "GET",
+    [HTTP_M_HEAD] = "HEAD",
 };
 
 /* tchar from RFC 9110 section 5.6.2. */
@@ -90,8 +90,8 @@ find_line(const char *buf, size_t off, size_t lim, size_t *eol, size_t *next)
 static enum http_parse_rc
 parse_version(const char *v, size_t n, struct http_request *req)
 {
-	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' ||
-	    v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
+	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' ||
+	    v[5] > '9' || v[7] < '0' || v[7] > '9')
 		return fail(req, 400, "malformed HTTP version");
 	if (v[5] != '1')
 		return fail(req, 505, "HTTP version not supported");
@@ -121,8 +121,7 @@ parse_target(struct http_request *req)
 		p = t + skip;
 		while (p < end && *p != '/') {
 			if (*p == '?' || *p == '#' || *p == '@')
-				return fail(req, 400,
-				    "invalid request target");
+				return fail(req, 400, "invalid request target");
 			p++;
 		}
 		if (p == t + skip || p == end)
@@ -208,8 +207,8 @@ list_has(const struct http_str *v, const char *tok)
 	while (i < v->len) {
 		size_t s, e;
 
-		while (i < v->len && (v->p[i] == ' ' || v->p[i] == '\t' ||
-					 v->p[i] == ','))
+		while (i < v->len &&
+		    (v->p[i] == ' ' || v->p[i] == '\t' || v->p[i] == ','))
 			i++;
 		s = i;
 		while (i < v->len && v->p[i] != ',')
@@ -288,7 +287,8 @@ interpret_headers(struct http_request *req)
 		const struct http_str *nm = &req->headers[h].name;
 		const struct http_str *v = &req->headers[h].value;
 
-		if (nm->len == 10 && strncasecmp(nm->p, "connection", 10) == 0) {
+		if (nm->len == 10 &&
+		    strncasecmp(nm->p, "connection", 10) == 0) {
 			close |= list_has(v, "close");
 			keep |= list_has(v, "keep-alive");
 		} else if (nm->len == 14 &&
@@ -334,9 +334,9 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 
 	memset(req, 0, offsetof(struct http_request, headers));
 	/* Empty lines before the request line are ignored (RFC 9112 2.2). */
-	while (off < lim && (buf[off] == '\n' ||
-				(buf[off] == '\r' && off + 1 < lim &&
-				    buf[off + 1] == '\n')))
+	while (off < lim &&
+	    (buf[off] == '\n' ||
+	        (buf[off] == '\r' && off + 1 < lim && buf[off + 1] == '\n')))
 		off += buf[off] == '\n' ? 1 : 2;
 
 	r = find_line(buf, off, lim, &eol, &next);
@@ -345,7 +345,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 		    buf[eol] == '\0' ? "NUL byte in request" : "bare CR");
 	if (r == 0) {
 		if ((rc = check_partial_request_line(buf + off, lim - off,
-			 req)) != HTTP_PARSE_INCOMPLETE)
+		         req)) != HTTP_PARSE_INCOMPLETE)
 			return rc;
 		if (len >= HTTP_MAX_REQUEST)
 			return fail(req, 414, "request line too long");
@@ -361,10 +361,10 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 		if (r < 0)
 			return fail(req, 400,
 			    buf[eol] == '\0' ? "NUL byte in request"
-					     : "bare CR");
+			                     : "bare CR");
 		if (r == 0) {
 			if ((rc = check_partial_header_line(buf + off,
-				 lim - off, req)) != HTTP_PARSE_INCOMPLETE)
+			         lim - off, req)) != HTTP_PARSE_INCOMPLETE)
 				return rc;
 			if (len >= HTTP_MAX_REQUEST)
 				return fail(req, 431,

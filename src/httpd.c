@@ -26,11 +26,11 @@
 #include "xmalloc.h"
 
 #define LISTEN_BACKLOG 512
-#define OUT_HIGH (256 * 1024)      /* stop parsing while this much is queued */
-#define ACCEPT_PAUSE_MS 100        /* after EMFILE and friends */
-#define LINGER_MS 2000             /* drain the peer after our FIN */
-#define LINGER_MAX (64 * 1024)     /* ...but not more than this */
-#define REJECT_LOG_MS 10000        /* rate limit for the max_connections log */
+#define OUT_HIGH (256 * 1024)  /* stop parsing while this much is queued */
+#define ACCEPT_PAUSE_MS 100    /* after EMFILE and friends */
+#define LINGER_MS 2000         /* drain the peer after our FIN */
+#define LINGER_MAX (64 * 1024) /* ...but not more than this */
+#define REJECT_LOG_MS 10000    /* rate limit for the max_connections log */
 
 struct conn {
 	struct httpd *d;
@@ -39,12 +39,12 @@ struct conn {
 	struct ev_io *io;
 	struct ev_timer *timer;
 	struct sockaddr_storage peer;
-	unsigned events;     /* interest set on io */
-	bool served;         /* at least one response queued */
-	bool closing;        /* no more requests; close once output is sent */
-	bool peer_eof;       /* the peer sent FIN */
-	bool lingering;      /* our FIN is sent; discarding input */
-	bool backed_up;      /* parsing stopped until output drains */
+	unsigned events;       /* interest set on io */
+	bool served;           /* at least one response queued */
+	bool closing;          /* no more requests; close once output is sent */
+	bool peer_eof;         /* the peer sent FIN */
+	bool lingering;        /* our FIN is sent; discarding input */
+	bool backed_up;        /* parsing stopped until output drains */
 	mono_ms head_deadline; /* 0 while idle between requests */
 	mono_ms idle_since;
 	mono_ms write_deadline;
@@ -74,29 +74,29 @@ static const struct {
 	int status;
 	const char *reason;
 } reasons[] = {
-	{ 200, "OK" },
-	{ 201, "Created" },
-	{ 202, "Accepted" },
-	{ 204, "No Content" },
-	{ 301, "Moved Permanently" },
-	{ 302, "Found" },
-	{ 304, "Not Modified" },
-	{ 400, "Bad Request" },
-	{ 401, "Unauthorized" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-	{ 408, "Request Timeout" },
-	{ 413, "Content Too Large" },
-	{ 414, "URI Too Long" },
-	{ 429, "Too Many Requests" },
-	{ 431, "Request Header Fields Too Large" },
-	{ 500, "Internal Server Error" },
-	{ 501, "Not Implemented" },
-	{ 502, "Bad Gateway" },
-	{ 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" },
-	{ 505, "HTTP Version Not Supported" },
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
 };
 
 static const char *
@@ -105,9 +105,10 @@ reason_phrase(int status)
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		if (reasons[i].status == status)
 			return reasons[i].reason;
-	return status < 300 ? "OK" : status < 400 ? "Redirect"
-	    : status < 500			   ? "Client Error"
-						   : "Server Error";
+	return status < 300 ? "OK"
+	    : status < 400  ? "Redirect"
+	    : status < 500  ? "Client Error"
+	                    : "Server Error";
 }
 
 static void
@@ -174,16 +175,16 @@ out_reserve(struct conn *c, size_t n)
 }
 
 #define RESP_FMT                                                               \
-	"HTTP/1.1 %d %s\r\n"                                                  \
-	"Content-Type: %s\r\n"                                                \
-	"Content-Length: %zu\r\n"                                             \
-	"Cache-Control: no-store\r\n"                                         \
-	"Connection: %s\r\n"                                                  \
+	"HTTP/1.1 %d %s\r\n"                                                   \
+	"Content-Type: %s\r\n"                                                 \
+	"Content-Length: %zu\r\n"                                              \
+	"Cache-Control: no-store\r\n"                                          \
+	"Connection: %s\r\n"                                                   \
 	"%s%s%s\r\n"
 
 static void
-queue_response(struct conn *c, int status, const char *ctype,
-    const char *body, size_t body_len, const char *allow, bool head, bool keep)
+queue_response(struct conn *c, int status, const char *ctype, const char *body,
+    size_t body_len, const char *allow, bool head, bool keep)
 {
 	const char *reason = reason_phrase(status);
 	const char *conn = keep ? "keep-alive" : "close";
@@ -194,11 +195,11 @@ queue_response(struct conn *c, int status, const char *ctype,
 
 	if (ctype == NULL)
 		ctype = "application/json";
-	n = snprintf(NULL, 0, RESP_FMT, status, reason, ctype, body_len, conn, a0,
-	    a1, a2);
-	p = out_reserve(c, (size_t)n + 1 + (head ? 0 : body_len));
-	snprintf(p, (size_t)n + 1, RESP_FMT, status, reason, ctype, body_len, conn,
+	n = snprintf(NULL, 0, RESP_FMT, status, reason, ctype, body_len, conn,
 	    a0, a1, a2);
+	p = out_reserve(c, (size_t)n + 1 + (head ? 0 : body_len));
+	snprintf(p, (size_t)n + 1, RESP_FMT, status, reason, ctype, body_len,
+	    conn, a0, a1, a2);
 	c->out_len += (size_t)n;
 	if (!head && body_len > 0) {
 		memcpy(c->out + c->out_len, body, body_len);
@@ -222,9 +223,9 @@ queue_error(struct conn *c, int status, const char *error, const char *allow,
 
 	util_format_addr((struct sockaddr *)&c->peer, addr, sizeof(addr));
 	log_debug("http: %s: %d %s", addr, status, error);
-	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", error);
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", error);
 	if (n < 0 || (size_t)n >= sizeof(body))
-		n = snprintf(body, sizeof(body), "{\"error\":\"bad request\"}\n");
+		n = snprintf(body, sizeof(body), "{\"error\":\"bad request\"}");
 	queue_response(c, status, NULL, body, (size_t)n, allow, head, false);
 }
 
@@ -257,7 +258,7 @@ handle_request(struct conn *c, const struct http_request *req)
 		free(resp.body);
 		memset(&resp, 0, sizeof(resp));
 		resp.status = 500;
-		resp.body = xstrdup("{\"error\":\"internal error\"}\n");
+		resp.body = xstrdup("{\"error\":\"internal error\"}");
 		resp.body_len = strlen(resp.body);
 	}
 	queue_response(c, resp.status, resp.content_type, resp.body,
@@ -274,8 +275,8 @@ conn_process(struct conn *c)
 	mono_ms now = ev_now(d->ev);
 
 	while (!c->closing && c->in_len > 0 && pending(c) < OUT_HIGH) {
-		enum http_parse_rc rc = http_parse_request(c->in, c->in_len,
-		    &req);
+		enum http_parse_rc rc =
+		    http_parse_request(c->in, c->in_len, &req);
 
 		if (rc == HTTP_PARSE_INCOMPLETE)
 			break;
@@ -310,8 +311,8 @@ conn_read(struct conn *c)
 
 		if (n > 0) {
 			if (c->in_len == 0 && c->head_deadline == 0)
-				c->head_deadline = ev_now(c->d->ev) +
-				    c->d->lim.header_timeout;
+				c->head_deadline =
+				    ev_now(c->d->ev) + c->d->lim.header_timeout;
 			c->in_len += (size_t)n;
 			continue;
 		}
@@ -334,13 +335,13 @@ static int
 conn_flush(struct conn *c)
 {
 	while (pending(c) > 0) {
-		ssize_t n = send(c->fd, c->out + c->out_off, pending(c),
-		    MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->out + c->out_off, pending(c), MSG_NOSIGNAL);
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
-			c->write_deadline = ev_now(c->d->ev) +
-			    c->d->lim.idle_timeout;
+			c->write_deadline =
+			    ev_now(c->d->ev) + c->d->lim.idle_timeout;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -400,9 +401,9 @@ conn_deadline(const struct conn *c, bool *counted)
 
 /*
  * After any event: start the close if due, then set the io interest and
- * the timer. Returns -1 if the connection was closed.
+ * the timer. The connection may be gone afterwards.
  */
-static int
+static void
 conn_update(struct conn *c)
 {
 	unsigned want = 0;
@@ -411,15 +412,15 @@ conn_update(struct conn *c)
 	if (c->closing && !c->lingering && pending(c) == 0) {
 		if (c->peer_eof || shutdown(c->fd, SHUT_WR) < 0) {
 			conn_close(c);
-			return -1;
+			return;
 		}
 		c->lingering = true;
 		c->in_len = 0;
 		c->linger_deadline = ev_now(c->d->ev) + LINGER_MS;
 	}
-	if (c->lingering)
+	if (c->lingering) {
 		want = EV_READ;
-	else {
+	} else {
 		if (pending(c) > 0)
 			want |= EV_WRITE;
 		if (!c->closing && !c->peer_eof && c->in_len < sizeof(c->in) &&
@@ -429,12 +430,11 @@ conn_update(struct conn *c)
 	if (want != c->events) {
 		if (ev_io_set(c->io, want) < 0) {
 			conn_close(c);
-			return -1;
+			return;
 		}
 		c->events = want;
 	}
 	ev_timer_arm_at(c->timer, conn_deadline(c, &counted));
-	return 0;
 }
 
 static void
@@ -471,12 +471,12 @@ conn_io(int fd, unsigned events, void *arg)
 		if (c->backed_up && pending(c) < OUT_HIGH) {
 			c->backed_up = false;
 			if (c->in_len > 0)
-				c->head_deadline = ev_now(c->d->ev) +
-				    c->d->lim.header_timeout;
+				c->head_deadline =
+				    ev_now(c->d->ev) + c->d->lim.header_timeout;
 		}
 		conn_process(c);
-		backed_up = !c->closing && c->in_len > 0 &&
-		    pending(c) >= OUT_HIGH;
+		backed_up =
+		    !c->closing && c->in_len > 0 && pending(c) >= OUT_HIGH;
 		if (conn_flush(c) < 0) {
 			conn_close(c);
 			return;
@@ -599,7 +599,7 @@ on_accept(int fd, unsigned events, void *arg)
 			if (d->last_reject_log == 0 ||
 			    now - d->last_reject_log >= REJECT_LOG_MS) {
 				log_warn("http: %d connections open; "
-					 "rejecting new ones",
+				         "rejecting new ones",
 				    d->st.open);
 				d->last_reject_log = now;
 			}
@@ -610,8 +610,7 @@ on_accept(int fd, unsigned events, void *arg)
 }
 
 int
-httpd_listen(const struct sockaddr *sa, socklen_t len, char *err,
-    size_t errlen)
+httpd_listen(const struct sockaddr *sa, socklen_t len, char *err, size_t errlen)
 {
 	char addr[128];
 	int fd, one = 1, zero = 0;
@@ -630,10 +629,10 @@ httpd_listen(const struct sockaddr *sa, socklen_t len, char *err,
 		goto fail;
 	}
 	if (sa->sa_family == AF_INET6 &&
-	    memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
-		&in6addr_any, sizeof(in6addr_any)) == 0 &&
+	    memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any,
+	        sizeof(in6addr_any)) == 0 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) <
-		0) {
+	        0) {
 		snprintf(err, errlen, "IPV6_V6ONLY on %s: %s", addr,
 		    strerror(errno));
 		goto fail;

@@ -20,11 +20,12 @@
 #include "xmalloc.h"
 
 enum part { PART_CPU, PART_MEM, PART_LOAD, PART_DISK, PART_MAX };
+
 static const char *const part_names[PART_MAX] = {
-	[PART_CPU] = "cpu",
-	[PART_MEM] = "memory",
-	[PART_LOAD] = "load average",
-	[PART_DISK] = "disk",
+    [PART_CPU] = "cpu",
+    [PART_MEM] = "memory",
+    [PART_LOAD] = "load average",
+    [PART_DISK] = "disk",
 };
 _Static_assert(sizeof(part_names) / sizeof(part_names[0]) == PART_MAX,
     "part_names");

@@ -27,12 +27,12 @@
 #include "xmalloc.h"
 
 const char *const sysstat_backend_names[SYSSTAT_BACKEND_MAX] = {
-	[SYSSTAT_PROC] = "proc",
-	[SYSSTAT_LIBPROC2] = "libproc2",
+    [SYSSTAT_PROC] = "proc",
+    [SYSSTAT_LIBPROC2] = "libproc2",
 };
 _Static_assert(sizeof(sysstat_backend_names) /
-	    sizeof(sysstat_backend_names[0]) ==
-	SYSSTAT_BACKEND_MAX,
+            sizeof(sysstat_backend_names[0]) ==
+        SYSSTAT_BACKEND_MAX,
     "sysstat_backend_names");
 
 struct sysstat {
@@ -79,7 +79,7 @@ int
 sysstat_parse_stat_cpu(const char *text, struct sysstat_cpu *out)
 {
 	const char *p = text;
-	uint64_t f[8] = { 0 };
+	uint64_t f[8] = {0};
 	int i;
 
 	if (strncmp(p, "cpu ", 4) != 0)
@@ -156,7 +156,8 @@ sysstat_parse_loadavg(const char *text, double load[3])
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		/* strtod is locale-dependent; the daemon never sets a locale. */
+		/* strtod is locale-dependent; the daemon never sets a locale.
+		 */
 		load[i] = strtod(p, &end);
 		if (end == p || !(load[i] >= 0 && load[i] < 1e9) ||
 		    (*end != ' ' && *end != '\n' && *end != '\0')) {
@@ -196,7 +197,8 @@ sysstat_parse_pid_stat(const char *text, struct sysstat_proc *out)
 	p += 2;
 	/* Fields 4 (ppid) to 22 (starttime); the state was field 3. */
 	for (field = 4; field <= 22; field++) {
-		/* A few fields (e.g. tty_nr on some kernels) may be negative. */
+		/* A few fields (e.g. tty_nr on some kernels) may be negative.
+		 */
 		while (*p == ' ')
 			p++;
 		if (*p == '-')
@@ -484,13 +486,13 @@ procfs_proc_scan(void *be, bool want_cmdline, sysstat_proc_cb cb, void *arg)
 }
 
 static const struct sysstat_ops procfs_ops = {
-	.open = procfs_open,
-	.close = procfs_close,
-	.cpu = procfs_cpu,
-	.mem = procfs_mem,
-	.load = procfs_load,
-	.proc_scan = procfs_proc_scan,
-	.proc_get = procfs_proc_get,
+    .open = procfs_open,
+    .close = procfs_close,
+    .cpu = procfs_cpu,
+    .mem = procfs_mem,
+    .load = procfs_load,
+    .proc_scan = procfs_proc_scan,
+    .proc_get = procfs_proc_get,
 };
 
 /*

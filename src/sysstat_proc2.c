@@ -10,13 +10,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <libproc2/meminfo.h>
 #include <libproc2/misc.h>
 #include <libproc2/pids.h>
 #include <libproc2/stat.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sysstat.h"
 #include "util.h"
@@ -29,35 +28,32 @@
 #endif
 
 static enum stat_item stat_items[] = {
-	STAT_TIC_USER,
-	STAT_TIC_NICE,
-	STAT_TIC_SYSTEM,
-	STAT_TIC_IDLE,
-	STAT_TIC_IOWAIT,
-	STAT_TIC_IRQ,
-	STAT_TIC_SOFTIRQ,
-	STAT_TIC_STOLEN,
+    STAT_TIC_USER,
+    STAT_TIC_NICE,
+    STAT_TIC_SYSTEM,
+    STAT_TIC_IDLE,
+    STAT_TIC_IOWAIT,
+    STAT_TIC_IRQ,
+    STAT_TIC_SOFTIRQ,
+    STAT_TIC_STOLEN,
 };
 
 static enum meminfo_item mem_items[] = {
-	MEMINFO_MEM_TOTAL,
-	MEMINFO_MEM_AVAILABLE,
-	MEMINFO_SWAP_TOTAL,
-	MEMINFO_SWAP_FREE,
+    MEMINFO_MEM_TOTAL,
+    MEMINFO_MEM_AVAILABLE,
+    MEMINFO_SWAP_TOTAL,
+    MEMINFO_SWAP_FREE,
 };
 
 /* The status items (uid, tgid) make libproc2 read /proc/PID/status. */
 static enum pids_item pid_items[] = {
-	PIDS_ID_PID,
-	PIDS_ID_TGID,
-	PIDS_ID_RUID,
-	PIDS_STATE,
-	PIDS_CMD,
-	PIDS_TICS_BEGAN,
-	PIDS_FLAGS,
-	PIDS_CMDLINE_V, /* only in the cmdline context: keep it last */
+    PIDS_ID_PID, PIDS_ID_TGID, PIDS_ID_RUID, PIDS_STATE, PIDS_CMD,
+    PIDS_TICS_BEGAN, PIDS_FLAGS,
+    PIDS_CMDLINE_V, /* only in the cmdline context: keep it last */
 };
+
 enum { P_PID, P_TGID, P_RUID, P_STATE, P_CMD, P_BEGAN, P_FLAGS, P_CMDV };
+
 #define N_PID_ITEMS (sizeof(pid_items) / sizeof(pid_items[0]))
 
 struct proc2 {
@@ -252,8 +248,7 @@ proc2_proc_scan(void *be, bool want_cmdline, sysstat_proc_cb cb, void *arg)
 }
 
 static int
-proc2_proc_get(void *be, pid_t pid, bool want_cmdline,
-    struct sysstat_proc *out)
+proc2_proc_get(void *be, pid_t pid, bool want_cmdline, struct sysstat_proc *out)
 {
 	struct pids_info *pi;
 	struct pids_fetch *f;
@@ -283,11 +278,11 @@ proc2_proc_get(void *be, pid_t pid, bool want_cmdline,
 }
 
 const struct sysstat_ops sysstat_libproc2_ops = {
-	.open = proc2_open,
-	.close = proc2_close,
-	.cpu = proc2_cpu,
-	.mem = proc2_mem,
-	.load = proc2_load,
-	.proc_scan = proc2_proc_scan,
-	.proc_get = proc2_proc_get,
+    .open = proc2_open,
+    .close = proc2_close,
+    .cpu = proc2_cpu,
+    .mem = proc2_mem,
+    .load = proc2_load,
+    .proc_scan = proc2_proc_scan,
+    .proc_get = proc2_proc_get,
 };

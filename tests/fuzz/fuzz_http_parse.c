@@ -59,7 +59,8 @@ check_ok(const struct http_request *req, const char *buf, size_t len)
 	if (memchr(req->path.p, '?', req->path.len) != NULL)
 		abort();
 	if ((req->method == HTTP_M_GET) !=
-	    (req->method_str.len == 3 && memcmp(req->method_str.p, "GET", 3) == 0))
+	    (req->method_str.len == 3 &&
+	        memcmp(req->method_str.p, "GET", 3) == 0))
 		abort();
 	if (req->version_minor < 0 || req->version_minor > 9)
 		abort();
@@ -95,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		copy = malloc(req.head_len);
 		memcpy(copy, buf, req.head_len);
 		if (http_parse_request(copy, req.head_len, &again) !=
-			HTTP_PARSE_OK ||
+		        HTTP_PARSE_OK ||
 		    again.head_len != req.head_len ||
 		    again.keep_alive != req.keep_alive ||
 		    again.has_body != req.has_body ||
@@ -113,7 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case HTTP_PARSE_ERROR:
 		if (req.error == NULL ||
 		    (req.error_status != 400 && req.error_status != 414 &&
-			req.error_status != 431 && req.error_status != 505))
+		        req.error_status != 431 && req.error_status != 505))
 			abort();
 		break;
 	default:

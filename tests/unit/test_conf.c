@@ -192,8 +192,8 @@ static void
 test_issue_sample(void)
 {
 	struct conf_errors errs = {0};
-	struct conf *c = conf_load_string(issue_sample, "sample.conf", NULL,
-	    &errs);
+	struct conf *c =
+	    conf_load_string(issue_sample, "sample.conf", NULL, &errs);
 
 	if (access("/usr/local/bin/check-disk", X_OK) == 0) {
 		ok(c != NULL && errs.n == 0, "issue sample loads as is");
@@ -201,10 +201,10 @@ test_issue_sample(void)
 		/* the only problem is the program that is not installed */
 		is_int(errs.n, 1, "issue sample: one error without check-disk");
 		ok(errs.n == 1 &&
-			strcmp(errs.msgs[0],
-			    "sample.conf:11: check \"disk\": command: "
-			    "\"/usr/local/bin/check-disk\": No such file or "
-			    "directory") == 0,
+		        strcmp(errs.msgs[0],
+		            "sample.conf:11: check \"disk\": command: "
+		            "\"/usr/local/bin/check-disk\": No such file or "
+		            "directory") == 0,
 		    "issue sample: missing program reported: %s",
 		    errs.n ? errs.msgs[0] : "(none)");
 	}
@@ -271,7 +271,8 @@ test_sample_values(void)
 		is_dbl(ck->timeout, 0.5, 1e-9, "web timeout");
 		is_dbl(ck->jitter, 1.0, 1e-9, "web jitter default");
 		ok(!ck->tls && !ck->insecure, "web: no tls");
-		ok(ck->expect_body == NULL && ck->n_headers == 0, "web: no body");
+		ok(ck->expect_body == NULL && ck->n_headers == 0,
+		    "web: no body");
 	}
 	ck = conf_find_check(c, "redis");
 	ok(ck != NULL && ck->type == CONF_CHECK_TCP, "redis is tcp");
@@ -348,10 +349,10 @@ test_forms(void)
 	ck = conf_find_check(c, "p1");
 	if (ok(ck != NULL, "p1")) {
 		ok(ck->cmdline != NULL &&
-			regexec(&ck->cmdline_re, "/usr/sbin/sshd -D", 0, NULL,
-			    0) == 0 &&
-			regexec(&ck->cmdline_re, "/usr/sbin/sshdx", 0, NULL,
-			    0) != 0,
+		        regexec(&ck->cmdline_re, "/usr/sbin/sshd -D", 0, NULL,
+		            0) == 0 &&
+		        regexec(&ck->cmdline_re, "/usr/sbin/sshdx", 0, NULL,
+		            0) != 0,
 		    "p1 regex compiled");
 		ok(ck->has_user && ck->uid == 0, "p1 user root -> 0");
 		is_int(ck->min_count, 1, "p1 min");
@@ -423,9 +424,9 @@ static void
 test_status_allowed(void)
 {
 	struct conf_errors errs = {0};
-	struct conf *c = conf_load_string(
-	    "health = { status_allow = [\"10.1.0.0/16\", \"fd00::/8\", "
-	    "\"192.0.2.7\"]; };",
+	struct conf *c = conf_load_string("health = { status_allow = "
+	                                  "[\"10.1.0.0/16\", \"fd00::/8\", "
+	                                  "\"192.0.2.7\"]; };",
 	    "allow", NULL, &errs);
 	struct sockaddr_in a4;
 	struct sockaddr_in6 a6;
@@ -488,29 +489,32 @@ test_errors_misc(void)
 
 	c = conf_load("/nonexistent/healthagent.conf", &errs);
 	ok(c == NULL && errs.n == 1 &&
-		strcmp(errs.msgs[0], "/nonexistent/healthagent.conf: cannot "
-				     "open: No such file or directory") == 0,
+	        strcmp(errs.msgs[0],
+	            "/nonexistent/healthagent.conf: cannot "
+	            "open: No such file or directory") == 0,
 	    "missing file: %s", errs.n ? errs.msgs[0] : "(none)");
 	conf_errors_free(&errs);
 
 	c = conf_load_string("checks = (\n{ name = \"x\"; type = \"tcp\";\n"
-			     "  address = \"127.0.0.1:1\"; rise = 0; fall = 0; "
-			     "interval = 0; }\n);\n",
+	                     "  address = \"127.0.0.1:1\"; rise = 0; fall = 0; "
+	                     "interval = 0; }\n);\n",
 	    "multi.conf", NULL, &errs);
 	ok(c == NULL, "string with errors fails");
 	is_int(errs.n, 3, "three errors on one line all reported");
 	for (size_t i = 0; i < errs.n; i++)
-		ok(strncmp(errs.msgs[i], "multi.conf:3: check \"x\": ", 25) == 0,
+		ok(strncmp(errs.msgs[i], "multi.conf:3: check \"x\": ", 25) ==
+		        0,
 		    "located: %s", errs.msgs[i]);
 	conf_errors_free(&errs);
 
 	/* two settings on one line: the literal of each is found */
-	c = conf_load_string("checks = ({ name = \"x\"; type = \"tcp\"; address "
-			     "= \"h:1\"; fall = 3; rise = 4294967298; });",
+	c = conf_load_string("checks = ({ name = \"x\"; type = \"tcp\"; "
+	                     "address "
+	                     "= \"h:1\"; fall = 3; rise = 4294967298; });",
 	    "l.conf", NULL, &errs);
 	ok(c == NULL && errs.n == 1 &&
-		strstr(errs.msgs[0], "rise: 4294967298 is out of range") !=
-		    NULL,
+	        strstr(errs.msgs[0], "rise: 4294967298 is out of range") !=
+	            NULL,
 	    "truncated literal found on a shared line: %s",
 	    errs.n ? errs.msgs[0] : "(none)");
 	conf_errors_free(&errs);
@@ -518,7 +522,7 @@ test_errors_misc(void)
 	c = conf_load_string("agent = { socket_mode = 0689; };", "o.conf", NULL,
 	    &errs);
 	ok(c == NULL && errs.n == 1 &&
-		strstr(errs.msgs[0], "0689 is not a valid octal number"),
+	        strstr(errs.msgs[0], "0689 is not a valid octal number"),
 	    "bad octal: %s", errs.n ? errs.msgs[0] : "(none)");
 	conf_errors_free(&errs);
 

@@ -24,26 +24,27 @@
 static void
 test_cpu_pct(void)
 {
-	struct sysstat_cpu a = { 1000, 800 }, b;
+	struct sysstat_cpu a = {1000, 800}, b;
 
-	b = (struct sysstat_cpu){ 1100, 850 };
+	b = (struct sysstat_cpu){1100, 850};
 	is_dbl(sample_cpu_pct(&a, &b), 50.0, 1e-9, "cpu: half busy");
-	b = (struct sysstat_cpu){ 1100, 900 };
+	b = (struct sysstat_cpu){1100, 900};
 	is_dbl(sample_cpu_pct(&a, &b), 0.0, 1e-9, "cpu: all idle");
-	b = (struct sysstat_cpu){ 1200, 800 };
+	b = (struct sysstat_cpu){1200, 800};
 	is_dbl(sample_cpu_pct(&a, &b), 100.0, 1e-9, "cpu: all busy");
 	b = a;
 	is_dbl(sample_cpu_pct(&a, &b), 0.0, 0, "cpu: zero delta gives 0");
-	b = (struct sysstat_cpu){ 900, 700 };
-	is_dbl(sample_cpu_pct(&a, &b), 0.0, 0, "cpu: counters backwards give 0");
-	b = (struct sysstat_cpu){ 1100, 790 };
+	b = (struct sysstat_cpu){900, 700};
+	is_dbl(sample_cpu_pct(&a, &b), 0.0, 0,
+	    "cpu: counters backwards give 0");
+	b = (struct sysstat_cpu){1100, 790};
 	is_dbl(sample_cpu_pct(&a, &b), 100.0, 1e-9,
 	    "cpu: idle (iowait) backwards is clamped");
-	b = (struct sysstat_cpu){ 1100, 1000 };
+	b = (struct sysstat_cpu){1100, 1000};
 	is_dbl(sample_cpu_pct(&a, &b), 0.0, 1e-9,
 	    "cpu: idle delta above total delta is clamped");
-	a = (struct sysstat_cpu){ UINT64_MAX - 50, UINT64_MAX - 100 };
-	b = (struct sysstat_cpu){ UINT64_MAX - 10, UINT64_MAX - 80 };
+	a = (struct sysstat_cpu){UINT64_MAX - 50, UINT64_MAX - 100};
+	b = (struct sysstat_cpu){UINT64_MAX - 10, UINT64_MAX - 80};
 	is_dbl(sample_cpu_pct(&a, &b), 50.0, 1e-9, "cpu: near 2^64 is exact");
 }
 
@@ -53,7 +54,8 @@ test_used_pct(void)
 	is_dbl(sample_used_pct(100, 25), 75.0, 1e-9, "used: 75%%");
 	is_dbl(sample_used_pct(0, 0), 0.0, 0, "used: total 0 gives 0");
 	is_dbl(sample_used_pct(100, 100), 0.0, 0, "used: all available");
-	is_dbl(sample_used_pct(100, 200), 0.0, 0, "used: avail > total gives 0");
+	is_dbl(sample_used_pct(100, 200), 0.0, 0,
+	    "used: avail > total gives 0");
 	is_dbl(sample_used_pct(24684092, 23974616), 2.874222, 1e-5,
 	    "used: real meminfo figures");
 }
@@ -66,7 +68,7 @@ test_parse_system(void)
 	double l[3];
 
 	ok(sysstat_parse_stat_cpu("cpu  2849 0 3140 61839 751 0 120 1678 10 0\n"
-	       "cpu0 1 2 3 4 5 6 7 8 9 10\nintr 1 2 3\n",
+	                          "cpu0 1 2 3 4 5 6 7 8 9 10\nintr 1 2 3\n",
 	       &c) == 0,
 	    "stat: parses");
 	is_int(c.total, 2849 + 3140 + 61839 + 751 + 120 + 1678,
@@ -84,11 +86,11 @@ test_parse_system(void)
 	ok(sysstat_parse_stat_cpu("", &c) == -1, "stat: empty is rejected");
 
 	ok(sysstat_parse_meminfo("MemTotal:       24684092 kB\n"
-				 "MemFree:        24243564 kB\n"
-				 "MemAvailable:   24367324 kB\n"
-				 "SwapCached:            0 kB\n"
-				 "SwapTotal:        1048572 kB\n"
-				 "SwapFree:          524288 kB\n",
+	                         "MemFree:        24243564 kB\n"
+	                         "MemAvailable:   24367324 kB\n"
+	                         "SwapCached:            0 kB\n"
+	                         "SwapTotal:        1048572 kB\n"
+	                         "SwapFree:          524288 kB\n",
 	       &m) == 0,
 	    "meminfo: parses");
 	is_int(m.mem_total, 24684092, "meminfo: MemTotal");
@@ -96,7 +98,7 @@ test_parse_system(void)
 	is_int(m.swap_total, 1048572, "meminfo: SwapTotal");
 	is_int(m.swap_free, 524288, "meminfo: SwapFree (not SwapCached)");
 	ok(sysstat_parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\n"
-				 "Buffers: 20 kB\nCached: 300 kB\n",
+	                         "Buffers: 20 kB\nCached: 300 kB\n",
 	       &m) == 0 &&
 	        m.mem_available == 420 && m.swap_total == 0,
 	    "meminfo: no MemAvailable falls back to free+buffers+cached");
@@ -156,8 +158,8 @@ test_parse_pid(void)
 	ok(sysstat_parse_pid_stat("", &p) == -1, "pid stat: empty");
 
 	ok(sysstat_parse_pid_status("Name:\tx\nUmask:\t0022\nState:\tS\n"
-				    "Tgid:\t4242\nNgid:\t0\nPid:\t4242\n"
-				    "Uid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n",
+	                            "Tgid:\t4242\nNgid:\t0\nPid:\t4242\n"
+	                            "Uid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n",
 	       &uid, &tgid) == 0 &&
 	        uid == 1000 && tgid == 4242,
 	    "pid status: the real uid and tgid");
@@ -165,8 +167,7 @@ test_parse_pid(void)
 	       &uid, &tgid) == 0 &&
 	        uid == 42,
 	    "pid status: Uid only at a line start");
-	ok(sysstat_parse_pid_status("Name:\tx\nTgid:\t7\n", &uid, &tgid) ==
-	        -1,
+	ok(sysstat_parse_pid_status("Name:\tx\nTgid:\t7\n", &uid, &tgid) == -1,
 	    "pid status: no Uid is rejected");
 
 	sysstat_join_cmdline(out, sizeof(out), "ab\0c d\0e\0\0\0", 11);
@@ -222,13 +223,15 @@ test_live(enum sysstat_backend b)
 	memset(&m, 0, sizeof(m));
 	memset(l, 0, sizeof(l));
 	rc = sysstat_cpu(ss, &c);
-	ok(rc == 0 && c.total > 0 && c.idle <= c.total, "%s: cpu total %llu idle %llu", bn, (unsigned long long)c.total,
+	ok(rc == 0 && c.total > 0 && c.idle <= c.total,
+	    "%s: cpu total %llu idle %llu", bn, (unsigned long long)c.total,
 	    (unsigned long long)c.idle);
 	rc = sysstat_mem(ss, &m);
-	ok(rc == 0 && m.mem_total > 1024 &&
-	        m.mem_available <= m.mem_total && m.swap_free <= m.swap_total,
+	ok(rc == 0 && m.mem_total > 1024 && m.mem_available <= m.mem_total &&
+	        m.swap_free <= m.swap_total,
 	    "%s: mem total %llu avail %llu kB", bn,
-	    (unsigned long long)m.mem_total, (unsigned long long)m.mem_available);
+	    (unsigned long long)m.mem_total,
+	    (unsigned long long)m.mem_available);
 	rc = sysstat_load(ss, l);
 	ok(rc == 0 && l[0] >= 0 && l[1] >= 0 && l[2] >= 0,
 	    "%s: load %.2f %.2f %.2f", bn, l[0], l[1], l[2]);
@@ -348,8 +351,8 @@ test_cross(void)
 	        strcmp(f1.found.comm, f2.found.comm) == 0 &&
 	        f1.found.uid == f2.found.uid,
 	    "cross: both scans find self with the same comm and uid");
-	ok(abs(f1.n - f2.n) <= 5, "cross: process counts agree (%d, %d)",
-	    f1.n, f2.n);
+	ok(abs(f1.n - f2.n) <= 5, "cross: process counts agree (%d, %d)", f1.n,
+	    f2.n);
 
 	memset(&f1, 0, sizeof(f1));
 	memset(&f2, 0, sizeof(f2));
@@ -395,13 +398,13 @@ test_sampler(enum sysstat_backend b)
 	    "%s sampler: mem_used_percent %.1f", bn, v);
 	v = -1;
 	rc = sample_metric(&smp, CONF_METRIC_DISK, &v);
-	ok(rc && v >= 0 && v <= 100 &&
-	        smp.disk_total_kb > 0 && smp.disk_avail_kb <= smp.disk_total_kb,
+	ok(rc && v >= 0 && v <= 100 && smp.disk_total_kb > 0 &&
+	        smp.disk_avail_kb <= smp.disk_total_kb,
 	    "%s sampler: disk_used_percent %.1f", bn, v);
 	v = -1;
 	rc = sample_metric(&smp, CONF_METRIC_SWAP, &v);
-	ok(rc && v >= 0 && v <= 100,
-	    "%s sampler: swap_used_percent %.1f", bn, v);
+	ok(rc && v >= 0 && v <= 100, "%s sampler: swap_used_percent %.1f", bn,
+	    v);
 	ok(sample_metric(&smp, CONF_METRIC_LOAD15, &v) && v == smp.load[2],
 	    "%s sampler: load15", bn);
 
