@@ -6,4 +6,8 @@
 
 extern const struct check_ops check_exec_ops;
 
+/* At shutdown, before ev_free(): SIGKILL every child still being reaped
+ * after a cancel and wait for it (blocking). */
+void check_exec_reap_all(void);
+
 #endif

@@ -15,7 +15,9 @@
  * Aggregate, in order of precedence:
  *   DRAINING   an operator or a signal asked for it;
  *   STARTING   within start_grace, until every local check has passed once;
- *   UNHEALTHY  a local check is DOWN (or never passed after the grace);
+ *   UNHEALTHY  a local check is DOWN, or still UNKNOWN after STARTING
+ *              (no evidence is not good evidence; a check added by a
+ *              reload is exempt until its first result);
  *   DEGRADED   only dependency checks are DOWN;
  *   HEALTHY    otherwise.
  */

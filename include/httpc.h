@@ -16,7 +16,7 @@
 struct httpc;
 struct httpc_req;
 
-/* The outcome of a request. */
+/* The outcome of a request; its pointers are valid only during the callback. */
 struct httpc_resp {
 	int curl_code;     /* CURLcode; 0 = transfer completed */
 	const char *error; /* curl's error text when curl_code != 0 */

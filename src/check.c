@@ -23,11 +23,11 @@
 #include "xmalloc.h"
 
 static const struct check_ops *const type_ops[CONF_CHECK_TYPE_MAX] = {
-	[CONF_CHECK_PROCESS] = &check_proc_ops,
-	[CONF_CHECK_HTTP] = &check_http_ops,
-	[CONF_CHECK_TCP] = &check_tcp_ops,
-	[CONF_CHECK_EXEC] = &check_exec_ops,
-	[CONF_CHECK_THRESHOLD] = &check_threshold_ops,
+    [CONF_CHECK_PROCESS] = &check_proc_ops,
+    [CONF_CHECK_HTTP] = &check_http_ops,
+    [CONF_CHECK_TCP] = &check_tcp_ops,
+    [CONF_CHECK_EXEC] = &check_exec_ops,
+    [CONF_CHECK_THRESHOLD] = &check_threshold_ops,
 };
 
 struct check {
@@ -102,8 +102,8 @@ deliver(struct check *c, struct health_result *r)
 }
 
 void
-check_done(struct check *c, bool ok, enum health_reason reason,
-    const char *fmt, ...)
+check_done(struct check *c, bool ok, enum health_reason reason, const char *fmt,
+    ...)
 {
 	struct health_result r;
 	va_list ap;
@@ -145,7 +145,8 @@ sched_cb(void *arg)
 	if (c->running)
 		return; /* cannot happen while timeout <= interval */
 	if (c->init_failed) {
-		check_done(c, false, HEALTH_R_ERROR, "check could not be set up");
+		check_done(c, false, HEALTH_R_ERROR,
+		    "check could not be set up");
 		return;
 	}
 	c->running = true;
@@ -167,13 +168,13 @@ checks_new(const struct conf *conf, const struct check_env *env)
 		struct check *c = &cs->v[i];
 		const struct conf_check *cc = &conf->checks[i];
 		struct health_check_params p = {
-			.name = cc->name,
-			.dependency = cc->scope == CONF_SCOPE_DEPENDENCY,
-			.rise = cc->rise,
-			.fall = cc->fall,
-			.initial = (enum health_cstate)cc->initial,
-			.interval = util_sec_to_ms(cc->interval),
-			.timeout = util_sec_to_ms(cc->timeout),
+		    .name = cc->name,
+		    .dependency = cc->scope == CONF_SCOPE_DEPENDENCY,
+		    .rise = cc->rise,
+		    .fall = cc->fall,
+		    .initial = (enum health_cstate)cc->initial,
+		    .interval = util_sec_to_ms(cc->interval),
+		    .timeout = util_sec_to_ms(cc->timeout),
 		};
 
 		c->cs = cs;
@@ -184,7 +185,7 @@ checks_new(const struct conf *conf, const struct check_env *env)
 		c->deadline = ev_timer_new(env->ev, deadline_cb, c);
 		if (c->ops->init != NULL && c->ops->init(c) < 0) {
 			log_err("check %s: cannot be set up; it will report "
-				"an error on every run",
+			        "an error on every run",
 			    cc->name);
 			c->init_failed = true;
 		}

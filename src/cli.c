@@ -9,12 +9,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <json-c/json.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -55,32 +54,33 @@ static int cmd_version(struct cli_opts *o);
 static int cmd_help(struct cli_opts *o);
 
 static const struct cli_cmd commands[] = {
-	{"run", "run [-v] [-f file]",
-	    "run the agent in the foreground (as systemd does)", cmd_run},
-	{"status", "status [--json] [-s socket] [-f file]",
-	    "show what the running agent sees and why", cmd_status},
-	{"checkconf", "checkconf [-f file]",
-	    "validate a configuration file and report every error",
-	    cmd_checkconf},
-	{"drain", "drain [-s socket] [-f file]",
-	    "make the endpoint answer 503 until undrain", cmd_drain},
-	{"undrain", "undrain [-s socket] [-f file]",
-	    "end an operator drain", cmd_undrain},
-	{"version", "version", "print the version", cmd_version},
-	{"help", "help", "show this help", cmd_help},
+    {"run", "run [-v] [-f file]",
+        "run the agent in the foreground (as systemd does)", cmd_run},
+    {"status", "status [--json] [-s socket] [-f file]",
+        "show what the running agent sees and why", cmd_status},
+    {"checkconf", "checkconf [-f file]",
+        "validate a configuration file and report every error", cmd_checkconf},
+    {"drain", "drain [-s socket] [-f file]",
+        "make the endpoint answer 503 until undrain", cmd_drain},
+    {"undrain", "undrain [-s socket] [-f file]", "end an operator drain",
+        cmd_undrain},
+    {"version", "version", "print the version", cmd_version},
+    {"help", "help", "show this help", cmd_help},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: healthagent [-f file] [-s socket] command [args]\n\n"
-		   "commands (unique prefixes accepted):\n");
+	fprintf(f,
+	    "usage: healthagent [-f file] [-s socket] command [args]\n\n"
+	    "commands (unique prefixes accepted):\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-40s %s\n", commands[i].usage, commands[i].help);
-	fprintf(f, "\nThe default config is %s.\n"
-		   "status exits 0 when healthy or degraded, 1 when not, "
-		   "3 when the agent is unreachable.\n",
+	fprintf(f,
+	    "\nThe default config is %s.\n"
+	    "status exits 0 when healthy or degraded, 1 when not, "
+	    "3 when the agent is unreachable.\n",
 	    HEALTHAGENT_CONF);
 }
 
@@ -102,8 +102,8 @@ static int
 cmd_run(struct cli_opts *o)
 {
 	struct daemon_opts d = {
-		.conf_path = o->conf_path,
-		.log_level = o->log_level,
+	    .conf_path = o->conf_path,
+	    .log_level = o->log_level,
 	};
 
 	return daemon_run(&d);
@@ -166,8 +166,9 @@ call(const struct cli_opts *o, const char *cmd, char **raw)
 	free(path);
 	j = json_tokener_parse(reply);
 	if (j == NULL)
-		fprintf(stderr, "healthagent: the agent sent a reply that is "
-				"not JSON\n");
+		fprintf(stderr,
+		    "healthagent: the agent sent a reply that is "
+		    "not JSON\n");
 	if (raw != NULL)
 		*raw = reply;
 	else
@@ -273,8 +274,8 @@ print_status(json_object *j)
 		    jstr(d, "last_reload_error"));
 	printf("\n%-16s %-9s %-10s %-7s %-8s %-9s %s\n", "CHECK", "TYPE",
 	    "SCOPE", "STATE", "CHANGED", "LATENCY", "REASON");
-	for (size_t i = 0; checks != NULL && i < json_object_array_length(checks);
-	     i++) {
+	for (size_t i = 0;
+	     checks != NULL && i < json_object_array_length(checks); i++) {
 		json_object *c = json_object_array_get_idx(checks, i);
 		const char *st = jstr(c, "state");
 		char lat[32];
@@ -395,8 +396,9 @@ lookup(const char *name)
 		return NULL;
 	}
 	if (n == 0)
-		fprintf(stderr, "healthagent: unknown command \"%s\"; try "
-				"healthagent --help\n",
+		fprintf(stderr,
+		    "healthagent: unknown command \"%s\"; try "
+		    "healthagent --help\n",
 		    name);
 	return found;
 }
@@ -406,18 +408,18 @@ static int
 parse_opts(int argc, char **argv, struct cli_opts *o)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'f'},
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'f'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+f:s:jvhV", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "+f:s:jvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			o->conf_path = optarg;
@@ -446,8 +448,8 @@ int
 cli_main(int argc, char **argv)
 {
 	struct cli_opts o = {
-		.conf_path = HEALTHAGENT_CONF,
-		.log_level = -1,
+	    .conf_path = HEALTHAGENT_CONF,
+	    .log_level = -1,
 	};
 	const struct cli_cmd *cmd;
 	int r;

@@ -302,8 +302,7 @@ ctl_call(const char *path, const char *cmd, int timeout_ms, char **reply,
 	if (make_sockaddr(path, &sun, err, errlen) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		snprintf(err, errlen, "cannot connect to %s: %s", path,
 		    strerror(errno));
 		if (fd >= 0)

@@ -76,8 +76,8 @@ transition_cb(const struct health *h, int check, int from, int to, void *arg)
 
 	if (check >= 0) {
 		struct health_check_view v;
-		enum log_level lvl = to == HEALTH_C_DOWN ? LOG_LEVEL_WARNING
-							 : LOG_LEVEL_NOTICE;
+		enum log_level lvl =
+		    to == HEALTH_C_DOWN ? LOG_LEVEL_WARNING : LOG_LEVEL_NOTICE;
 
 		health_check(h, (size_t)check, &v);
 		log_msg(lvl, "check %s: %s -> %s (%s%s%s)", v.name,
@@ -87,7 +87,7 @@ transition_cb(const struct health *h, int check, int from, int to, void *arg)
 		return;
 	}
 	log_msg(health_state_ok((enum health_state)to) ? LOG_LEVEL_NOTICE
-						       : LOG_LEVEL_WARNING,
+	                                               : LOG_LEVEL_WARNING,
 	    "state %s -> %s: %s", health_state_names[from],
 	    health_state_names[to], health_why(h));
 	notify_status(d);
@@ -170,7 +170,7 @@ control_handler(const char *cmd, char **reply, void *arg)
 
 		if (d->stopping && !on) {
 			*reply = xstrdup("{\"ok\":false,\"error\":\"the agent "
-					 "is shutting down\"}\n");
+			                 "is shutting down\"}\n");
 			return;
 		}
 		log_notice("%s requested over the control socket", cmd);
@@ -178,7 +178,7 @@ control_handler(const char *cmd, char **reply, void *arg)
 		    util_now_ms());
 	} else if (strcmp(cmd, "status") != 0) {
 		*reply = xasprintf("{\"ok\":false,\"error\":\"unknown command; "
-				   "try status, drain or undrain\"}\n");
+		                   "try status, drain or undrain\"}\n");
 		return;
 	}
 	fill_src(d, &src, &hs);
@@ -224,9 +224,9 @@ static struct httpd_limits
 limits_of(const struct conf *c)
 {
 	struct httpd_limits lim = {
-		.max_connections = c->max_connections,
-		.header_timeout = util_sec_to_ms(c->header_timeout),
-		.idle_timeout = util_sec_to_ms(c->idle_timeout),
+	    .max_connections = c->max_connections,
+	    .header_timeout = util_sec_to_ms(c->header_timeout),
+	    .idle_timeout = util_sec_to_ms(c->idle_timeout),
 	};
 
 	return lim;
@@ -249,11 +249,11 @@ static struct checks *
 checks_for(struct daemon *d, const struct conf *c, struct health *h)
 {
 	struct check_env env = {
-		.ev = d->ev,
-		.httpc = d->httpc,
-		.sysstat = d->sysstat,
-		.sample = &d->sample,
-		.health = h,
+	    .ev = d->ev,
+	    .httpc = d->httpc,
+	    .sysstat = d->sysstat,
+	    .sample = &d->sample,
+	    .health = h,
 	};
 
 	return checks_new(c, &env);
@@ -285,10 +285,10 @@ reload(struct daemon *d)
 	if (nc == NULL) {
 		log_conf_errors(&errs);
 		free(d->last_reload_error);
-		d->last_reload_error = xstrdup(errs.n ? errs.msgs[0]
-						      : "unknown error");
+		d->last_reload_error =
+		    xstrdup(errs.n ? errs.msgs[0] : "unknown error");
 		log_err("reload failed (%zu error%s); keeping the running "
-			"configuration",
+		        "configuration",
 		    errs.n, errs.n == 1 ? "" : "s");
 		conf_errors_free(&errs);
 		d->reload_failures++;
@@ -300,7 +300,7 @@ reload(struct daemon *d)
 
 		if (fd < 0) {
 			log_err("reload failed: %s; keeping the running "
-				"configuration",
+			        "configuration",
 			    err);
 			free(d->last_reload_error);
 			d->last_reload_error = xstrdup(err);
@@ -385,7 +385,8 @@ signal_cb(int fd, unsigned events, void *arg)
 		switch (si.ssi_signo) {
 		case SIGHUP:
 			if (d->stopping)
-				log_notice("SIGHUP ignored while shutting down");
+				log_notice(
+				    "SIGHUP ignored while shutting down");
 			else
 				reload(d);
 			break;
@@ -397,11 +398,11 @@ signal_cb(int fd, unsigned events, void *arg)
 			break;
 		case SIGUSR1:
 			log_set_level(log_get_level() == LOG_LEVEL_DEBUG
-				? (enum log_level)d->conf->log_level
-				: LOG_LEVEL_DEBUG);
+			        ? (enum log_level)d->conf->log_level
+			        : LOG_LEVEL_DEBUG);
 			log_notice("log level now %s",
 			    log_get_level() == LOG_LEVEL_DEBUG ? "debug"
-							       : "configured");
+			                                       : "configured");
 			break;
 		default:
 			break;
@@ -520,7 +521,7 @@ daemon_run(const struct daemon_opts *o)
 		ev_timer_arm(d.watchdog_t, d.watchdog_usec / 2000);
 
 	log_notice("healthagent %s started: %zu checks, endpoint %s%s, "
-		   "control %s, sampling via %s",
+	           "control %s, sampling via %s",
 	    HEALTHAGENT_VERSION, d.conf->n_checks, d.conf->listen,
 	    d.conf->health_path, d.conf->socket_path,
 	    sysstat_backend_names[sysstat_backend(d.sysstat)]);

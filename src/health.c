@@ -60,6 +60,7 @@ struct hcheck {
 	struct health_result last;
 	mono_ms last_at, changed_at;
 	bool passed_once;
+	bool added_by_reload; /* no result yet, added by a reload */
 	int cons_ok, cons_fail;
 	unsigned long runs, failures, transitions;
 };
@@ -181,7 +182,24 @@ result_text(const struct hcheck *c)
 {
 	if (c->last.detail[0] != '\0')
 		return c->last.detail;
+	if (c->last.reason == HEALTH_R_NONE)
+		return "no result yet";
 	return health_reason_names[c->last.reason];
+}
+
+/*
+ * Does this check stand in the way of a healthy verdict? DOWN always does.
+ * A local check that is still UNKNOWN does too: no evidence is not good
+ * evidence. The exception is a check that a reload just added, which gets
+ * until its first result (or until it is stale) not to flap the instance.
+ */
+static bool
+failing(const struct hcheck *c)
+{
+	if (c->state == HEALTH_C_DOWN)
+		return true;
+	return c->state == HEALTH_C_UNKNOWN && !c->dependency &&
+	    !c->added_by_reload;
 }
 
 /* Recompute the aggregate and its reason; notify on a change. */
@@ -201,7 +219,7 @@ evaluate(struct health *h, mono_ms now)
 			dep_down |= c->state == HEALTH_C_DOWN;
 		} else {
 			n_local++;
-			local_down |= c->state == HEALTH_C_DOWN;
+			local_down |= failing(c);
 			all_local_passed &= c->passed_once;
 		}
 	}
@@ -235,8 +253,7 @@ evaluate(struct health *h, mono_ms now)
 			const struct hcheck *c = &h->checks[i];
 
 			/* When local checks are down, they alone explain it. */
-			if (c->state != HEALTH_C_DOWN ||
-			    (local_down && c->dependency))
+			if (!failing(c) || (local_down && c->dependency))
 				continue;
 			append(why, sizeof(why), "%s%s: %s", sep, c->name,
 			    result_text(c));
@@ -280,6 +297,7 @@ health_report(struct health *h, size_t i, const struct health_result *r,
 	if (i >= h->n)
 		return;
 	c = &h->checks[i];
+	c->added_by_reload = false;
 	c->last = *r;
 	c->last_at = now;
 	c->runs++;
@@ -324,6 +342,7 @@ health_tick(struct health *h, mono_ms now)
 		c->cons_ok = 0;
 		c->cons_fail++;
 		c->failures++;
+		c->added_by_reload = false;
 		set_cstate(h, i, HEALTH_C_DOWN, now);
 	}
 	evaluate(h, now);
@@ -350,12 +369,14 @@ health_adopt(struct health *h, const struct health *old)
 	for (size_t i = 0; i < h->n; i++) {
 		struct hcheck *c = &h->checks[i];
 
+		c->added_by_reload = c->state == HEALTH_C_UNKNOWN;
 		for (size_t j = 0; j < old->n; j++) {
 			const struct hcheck *o = &old->checks[j];
 
 			if (strcmp(c->name, o->name) != 0 ||
 			    c->dependency != o->dependency)
 				continue;
+			c->added_by_reload = o->added_by_reload;
 			c->state = o->state;
 			c->last = o->last;
 			c->last_at = o->last_at;

@@ -10,12 +10,11 @@
  */
 #include "config.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <curl/curl.h>
 
 #include "ev.h"
 #include "httpc.h"
@@ -195,12 +194,12 @@ fill_resp(struct httpc_req *r, CURLcode code, struct httpc_resp *resp)
 		code = CURLE_OK; /* we stopped it on purpose */
 	resp->curl_code = (int)code;
 	if (code != CURLE_OK) {
-		resp->error = r->errbuf[0] != '\0' ? r->errbuf
-						   : curl_easy_strerror(code);
+		resp->error =
+		    r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(code);
 		resp->timed_out = code == CURLE_OPERATION_TIMEDOUT;
 		curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
-		resp->refused = code == CURLE_COULDNT_CONNECT &&
-		    os_errno == ECONNREFUSED;
+		resp->refused =
+		    code == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED;
 	}
 	resp->body = r->body;
 	resp->body_len = r->body_len;
@@ -216,7 +215,8 @@ action(struct httpc *hc, curl_socket_t fd, int mask)
 
 	mc = curl_multi_socket_action(hc->multi, fd, mask, &running);
 	if (mc != CURLM_OK)
-		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
+		log_err("curl_multi_socket_action: %s",
+		    curl_multi_strerror(mc));
 	collect(hc);
 }
 
@@ -387,7 +387,8 @@ setup(struct httpc_req *r, const struct httpc_opts *o)
 	CURLcode rc = CURLE_OK;
 
 	for (size_t i = 0; o->headers != NULL && o->headers[i] != NULL; i++) {
-		struct curl_slist *l = curl_slist_append(r->hdrs, o->headers[i]);
+		struct curl_slist *l =
+		    curl_slist_append(r->hdrs, o->headers[i]);
 
 		if (l == NULL)
 			return -1;
@@ -404,10 +405,10 @@ setup(struct httpc_req *r, const struct httpc_opts *o)
 		r->hdrs = l;
 	}
 
-#define SET(opt, val)                                                        \
-	do {                                                                 \
-		if (rc == CURLE_OK)                                          \
-			rc = curl_easy_setopt(e, opt, val);                  \
+#define SET(opt, val)                                                          \
+	do {                                                                   \
+		if (rc == CURLE_OK)                                            \
+			rc = curl_easy_setopt(e, opt, val);                    \
 	} while (0)
 
 	SET(CURLOPT_PRIVATE, r);

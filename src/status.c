@@ -7,13 +7,12 @@
  */
 #include "config.h"
 
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <json-c/json.h>
 
 #include "healthagent.h"
 #include "status.h"
@@ -51,8 +50,7 @@ add_dbl(json_object *o, const char *k, double v)
 	char buf[64];
 
 	snprintf(buf, sizeof(buf), "%.2f", v);
-	json_object_object_add(o, k,
-	    json_object_new_double_s(v, buf));
+	json_object_object_add(o, k, json_object_new_double_s(v, buf));
 }
 
 static int64_t
@@ -200,8 +198,7 @@ struct text {
 	size_t len, cap;
 };
 
-static void
-tprintf(struct text *t, const char *fmt, ...)
+static void tprintf(struct text *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -247,8 +244,9 @@ label(const char *in, char *buf, size_t len)
 static void
 gauge(struct text *t, const char *name, const char *help, double v)
 {
-	tprintf(t, "# HELP healthagent_%s %s\n# TYPE healthagent_%s gauge\n"
-		   "healthagent_%s %.6g\n",
+	tprintf(t,
+	    "# HELP healthagent_%s %s\n# TYPE healthagent_%s gauge\n"
+	    "healthagent_%s %.6g\n",
 	    name, help, name, name, v);
 }
 
@@ -261,37 +259,46 @@ status_metrics(const struct status_src *s, size_t *len)
 	char lb[256];
 
 	t.p[0] = '\0';
-	gauge(&t, "healthy", "1 when the verdict answers 200 (healthy or degraded).",
+	gauge(&t, "healthy",
+	    "1 when the verdict answers 200 (healthy or degraded).",
 	    health_state_ok(st) ? 1 : 0);
-	tprintf(&t, "# HELP healthagent_state 1 for the current aggregate state.\n"
-		    "# TYPE healthagent_state gauge\n");
+	tprintf(&t,
+	    "# HELP healthagent_state 1 for the current aggregate state.\n"
+	    "# TYPE healthagent_state gauge\n");
 	for (int i = 0; i < HEALTH_STATE_MAX; i++)
 		tprintf(&t, "healthagent_state{state=\"%s\"} %d\n",
 		    health_state_names[i], (int)st == i);
 
-	tprintf(&t, "# HELP healthagent_check_up 1 up, 0 down, -1 unknown.\n"
-		    "# TYPE healthagent_check_up gauge\n");
+	tprintf(&t,
+	    "# HELP healthagent_check_up 1 up, 0 down, -1 unknown.\n"
+	    "# TYPE healthagent_check_up gauge\n");
 	for (size_t i = 0; i < n; i++) {
 		struct health_check_view v;
 
 		health_check(s->health, i, &v);
-		tprintf(&t, "healthagent_check_up{check=\"%s\",scope=\"%s\"} %d\n",
+		tprintf(&t,
+		    "healthagent_check_up{check=\"%s\",scope=\"%s\"} %d\n",
 		    label(v.name, lb, sizeof(lb)),
 		    v.dependency ? "dependency" : "local",
-		    v.state == HEALTH_C_UP ? 1 : v.state == HEALTH_C_DOWN ? 0 : -1);
+		    v.state == HEALTH_C_UP         ? 1
+		        : v.state == HEALTH_C_DOWN ? 0
+		                                   : -1);
 	}
-	tprintf(&t, "# HELP healthagent_check_latency_ms Latency of the last run.\n"
-		    "# TYPE healthagent_check_latency_ms gauge\n");
+	tprintf(&t,
+	    "# HELP healthagent_check_latency_ms Latency of the last run.\n"
+	    "# TYPE healthagent_check_latency_ms gauge\n");
 	for (size_t i = 0; i < n; i++) {
 		struct health_check_view v;
 
 		health_check(s->health, i, &v);
 		if (v.last.latency_ms >= 0)
-			tprintf(&t, "healthagent_check_latency_ms{check=\"%s\"} %.3f\n",
+			tprintf(&t,
+			    "healthagent_check_latency_ms{check=\"%s\"} %.3f\n",
 			    label(v.name, lb, sizeof(lb)), v.last.latency_ms);
 	}
-	tprintf(&t, "# HELP healthagent_check_runs_total Results received.\n"
-		    "# TYPE healthagent_check_runs_total counter\n");
+	tprintf(&t,
+	    "# HELP healthagent_check_runs_total Results received.\n"
+	    "# TYPE healthagent_check_runs_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		struct health_check_view v;
 
@@ -299,35 +306,44 @@ status_metrics(const struct status_src *s, size_t *len)
 		tprintf(&t, "healthagent_check_runs_total{check=\"%s\"} %lu\n",
 		    label(v.name, lb, sizeof(lb)), v.runs);
 	}
-	tprintf(&t, "# HELP healthagent_check_failures_total Failed results.\n"
-		    "# TYPE healthagent_check_failures_total counter\n");
+	tprintf(&t,
+	    "# HELP healthagent_check_failures_total Failed results.\n"
+	    "# TYPE healthagent_check_failures_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		struct health_check_view v;
 
 		health_check(s->health, i, &v);
-		tprintf(&t, "healthagent_check_failures_total{check=\"%s\"} %lu\n",
+		tprintf(&t,
+		    "healthagent_check_failures_total{check=\"%s\"} %lu\n",
 		    label(v.name, lb, sizeof(lb)), v.failures);
 	}
 	if (s->sample->cpu_valid)
 		gauge(&t, "cpu_usage_percent", "CPU busy %, all CPUs.",
 		    s->sample->cpu_pct);
 	if (s->sample->valid) {
-		gauge(&t, "mem_used_percent", "Memory used % (from MemAvailable).",
+		gauge(&t, "mem_used_percent",
+		    "Memory used % (from MemAvailable).",
 		    s->sample->mem_used_pct);
 		gauge(&t, "swap_used_percent", "Swap used %.",
 		    s->sample->swap_used_pct);
-		gauge(&t, "disk_used_percent", "Used % of the sampled filesystem.",
+		gauge(&t, "disk_used_percent",
+		    "Used % of the sampled filesystem.",
 		    s->sample->disk_used_pct);
-		gauge(&t, "load1", "1-minute load average.", s->sample->load[0]);
-		gauge(&t, "load5", "5-minute load average.", s->sample->load[1]);
-		gauge(&t, "load15", "15-minute load average.", s->sample->load[2]);
+		gauge(&t, "load1", "1-minute load average.",
+		    s->sample->load[0]);
+		gauge(&t, "load5", "5-minute load average.",
+		    s->sample->load[1]);
+		gauge(&t, "load15", "15-minute load average.",
+		    s->sample->load[2]);
 	}
 	gauge(&t, "uptime_seconds", "Seconds since the daemon started.",
 	    (double)(s->now - s->daemon_started) / 1000.0);
 	if (s->http != NULL) {
-		tprintf(&t, "# HELP healthagent_http_requests_total Requests answered.\n"
-			    "# TYPE healthagent_http_requests_total counter\n"
-			    "healthagent_http_requests_total %lu\n",
+		tprintf(&t,
+		    "# HELP healthagent_http_requests_total Requests "
+		    "answered.\n"
+		    "# TYPE healthagent_http_requests_total counter\n"
+		    "healthagent_http_requests_total %lu\n",
 		    s->http->requests);
 	}
 	if (len != NULL)

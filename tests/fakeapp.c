@@ -28,8 +28,9 @@
 #define REQ_MAX 4096
 
 enum mode { M_OK, M_HANG, M_FAIL };
-static const char *const mode_names[] = {
-	[M_OK] = "ok", [M_HANG] = "hang", [M_FAIL] = "fail"};
+
+static const char *const mode_names[] =
+    {[M_OK] = "ok", [M_HANG] = "hang", [M_FAIL] = "fail"};
 
 struct conn {
 	int fd;
@@ -40,57 +41,46 @@ struct conn {
 	int hung; /* waiting forever: only watch for the peer closing */
 };
 
-static volatile sig_atomic_t got_term, got_usr1, got_usr2;
+static volatile sig_atomic_t got_term;
 static struct conn conns[MAX_CONNS];
 static size_t nconns;
-static enum mode mode = M_OK;
+/* Signals are only delivered inside ppoll(), so the handler may switch it. */
+static volatile sig_atomic_t mode = M_OK;
 static const char *control_dir;
 
 static void
 on_signal(int sig)
 {
 	if (sig == SIGUSR1)
-		got_usr1 = 1;
+		mode = mode == M_HANG ? M_OK : M_HANG;
 	else if (sig == SIGUSR2)
-		got_usr2 = 1;
+		mode = mode == M_FAIL ? M_OK : M_FAIL;
 	else
 		got_term = 1;
-}
-
-static int
-file_exists(const char *name)
-{
-	char p[4096];
-	struct stat st;
-
-	if (control_dir == NULL)
-		return 0;
-	snprintf(p, sizeof(p), "%s/%s", control_dir, name);
-	return stat(p, &st) == 0;
 }
 
 static enum mode
 effective_mode(void)
 {
-	if (file_exists("hang"))
-		return M_HANG;
-	if (file_exists("fail"))
-		return M_FAIL;
+	char p[4096];
+	struct stat st;
+
+	for (int m = M_HANG; control_dir != NULL && m <= M_FAIL; m++) {
+		snprintf(p, sizeof(p), "%s/%s", control_dir, mode_names[m]);
+		if (stat(p, &st) == 0)
+			return (enum mode)m;
+	}
 	return mode;
 }
 
 static void
 respond(struct conn *c, int status, const char *body, size_t len)
 {
-	const char *reason = status == 200 ? "OK"
-	    : status == 404		   ? "Not Found"
-	    : status == 400		   ? "Bad Request"
-					   : "Internal Server Error";
 	char head[256];
 	int hl = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-	    status, reason, len);
+	    status, status == 200 ? "OK" : "Not OK", len);
 
 	c->out = malloc((size_t)hl + len);
 	if (c->out == NULL)
@@ -127,7 +117,7 @@ handle(struct conn *c)
 	} else if (strncmp(path, "/control/", 9) == 0) {
 		for (int m = M_OK; m <= M_FAIL; m++)
 			if (strcmp(path + 9, mode_names[m]) == 0) {
-				mode = (enum mode)m;
+				mode = m;
 				respond(c, 200, "done\n", 5);
 				return;
 			}
@@ -137,6 +127,9 @@ handle(struct conn *c)
 			respond(c, 200, s, strlen(s));
 			return;
 		}
+	} else if (strcmp(path, "/echo") == 0) {
+		respond(c, 200, c->req, c->req_len); /* head and body */
+		return;
 	} else if (strncmp(path, "/big?n=", 7) == 0) {
 		n = strtol(path + 7, NULL, 10);
 		if (n >= 0 && n <= 64L * 1024 * 1024) {
@@ -164,6 +157,7 @@ drop(size_t i)
 static int
 service(struct conn *c, short rev)
 {
+	char *end, *cl;
 	ssize_t n;
 
 	if (c->out != NULL) {
@@ -188,9 +182,14 @@ service(struct conn *c, short rev)
 		return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 	c->req_len += (size_t)n;
 	c->req[c->req_len] = '\0';
-	if (strstr(c->req, "\r\n\r\n") != NULL || strstr(c->req, "\n\n"))
-		handle(c);
-	else if (c->req_len == sizeof(c->req) - 1)
+	if ((end = strstr(c->req, "\r\n\r\n")) != NULL) {
+		cl = strcasestr(c->req, "\nContent-Length:");
+		if (c->req_len >= (size_t)(end + 4 - c->req) +
+		        (cl != NULL && cl < end ? strtoul(cl + 16, NULL, 10)
+		                                : 0))
+			handle(c);
+	}
+	if (c->out == NULL && !c->hung && c->req_len == sizeof(c->req) - 1)
 		respond(c, 400, "too long\n", 9);
 	return 0;
 }
@@ -199,6 +198,7 @@ int
 main(int argc, char **argv)
 {
 	static struct pollfd pfd[MAX_CONNS + 1];
+	static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
 	struct sockaddr_in sin;
 	struct sigaction sa;
 	sigset_t block, empty;
@@ -227,17 +227,12 @@ main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/* Signals are only delivered inside ppoll(), so none is missed. */
 	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGUSR1);
-	sigaddset(&block, SIGUSR2);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	sigemptyset(&empty);
 
@@ -275,14 +270,6 @@ main(int argc, char **argv)
 		}
 		if (ppoll(pfd, n + 1, NULL, &empty) < 0 && errno != EINTR)
 			return 1;
-		if (got_usr1) {
-			got_usr1 = 0;
-			mode = mode == M_HANG ? M_OK : M_HANG;
-		}
-		if (got_usr2) {
-			got_usr2 = 0;
-			mode = mode == M_FAIL ? M_OK : M_FAIL;
-		}
 		/* Walk backwards: drop() moves the last entry into slot i. */
 		for (size_t i = n; i-- > 0;)
 			if (pfd[i + 1].revents != 0 &&

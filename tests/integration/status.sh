@@ -36,6 +36,6 @@ is "$(curl -s -o /dev/null -w '%{http_code}' -I "$(health_url)")" 503 "HEAD work
 ok $? "version"
 "$HEALTHAGENT" --help | grep -q checkconf
 ok $? "--help lists the commands"
-"$HEALTHAGENT" s >/dev/null 2>&1
-is "$?" 2 "an ambiguous prefix is a usage error"
+"$HEALTHAGENT" bogus >/dev/null 2>&1
+is "$?" 2 "an unknown command is a usage error"
 done_testing

@@ -244,6 +244,41 @@ test_adopt(void)
 }
 
 static void
+test_no_evidence(void)
+{
+	struct health *h = health_new(0, 0), *h2;
+	size_t app = add(h, "app", false, 1, 3, 0);
+	size_t dep = add(h, "db", true, 1, 3, 0);
+	struct health_result r;
+
+	health_tick(h, 10);
+	is_int(health_state(h), HEALTH_UNHEALTHY,
+	    "no grace and no result yet: not healthy");
+	ok(strstr(health_why(h), "app: no result yet") != NULL,
+	    "the reason is 'no result yet' (%s)", health_why(h));
+	pass(h, app, 20);
+	is_int(health_state(h), HEALTH_HEALTHY,
+	    "an unknown dependency does not hold the verdict back");
+	health_result_set(&r, false, HEALTH_R_REFUSED, "connection refused");
+	health_report(h, dep, &r, 30);
+	is_int(health_state(h), HEALTH_HEALTHY,
+	    "one dependency failure below fall changes nothing");
+
+	h2 = health_new(40, 60000);
+	add(h2, "app", false, 1, 3, 40);
+	app = add(h2, "new", false, 1, 3, 40);
+	health_adopt(h2, h);
+	health_tick(h2, 50);
+	is_int(health_state(h2), HEALTH_HEALTHY,
+	    "a check added by a reload does not flap the verdict");
+	fail(h2, app, HEALTH_R_TIMEOUT, "timeout", 60);
+	is_int(health_state(h2), HEALTH_UNHEALTHY,
+	    "after its first result it counts like any other");
+	health_free(h);
+	health_free(h2);
+}
+
+static void
 test_names(void)
 {
 	for (int i = 0; i < HEALTH_R_MAX; i++)
@@ -264,6 +299,7 @@ main(void)
 	test_stale();
 	test_immediate_and_drain();
 	test_adopt();
+	test_no_evidence();
 	test_names();
 	return done_testing();
 }
