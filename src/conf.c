@@ -1716,8 +1716,11 @@ static void
 sort_errors(struct ctx *x)
 {
 	size_t n = x->errs->n - x->nerr0;
-	char **m = x->errs->msgs + x->nerr0;
+	char **m;
 
+	if (n < 2)
+		return;
+	m = x->errs->msgs + x->nerr0;
 	for (size_t i = 1; i < n; i++) {
 		struct errpos p = x->pos[i];
 		char *msg = m[i];

@@ -250,6 +250,45 @@ gauge(struct text *t, const char *name, const char *help, double v)
 	    name, help, name, name, v);
 }
 
+static bool
+check_up(const struct health_check_view *v, double *out)
+{
+	*out = v->state == HEALTH_C_UP ? 1 : v->state == HEALTH_C_DOWN ? 0 : -1;
+	return true;
+}
+
+static bool
+check_latency(const struct health_check_view *v, double *out)
+{
+	*out = v->last.latency_ms;
+	return v->last.latency_ms >= 0;
+}
+
+static bool
+check_runs(const struct health_check_view *v, double *out)
+{
+	*out = (double)v->runs;
+	return true;
+}
+
+static bool
+check_failures(const struct health_check_view *v, double *out)
+{
+	*out = (double)v->failures;
+	return true;
+}
+
+/* The per-check metric families, each one labelled by check and scope. */
+static const struct {
+	const char *name, *help, *type;
+	bool (*value)(const struct health_check_view *v, double *out);
+} families[] = {
+    {"check_up", "1 up, 0 down, -1 unknown.", "gauge", check_up},
+    {"check_latency_ms", "Latency of the last run.", "gauge", check_latency},
+    {"check_runs_total", "Results received.", "counter", check_runs},
+    {"check_failures_total", "Failed results.", "counter", check_failures},
+};
+
 char *
 status_metrics(const struct status_src *s, size_t *len)
 {
@@ -269,53 +308,23 @@ status_metrics(const struct status_src *s, size_t *len)
 		tprintf(&t, "healthagent_state{state=\"%s\"} %d\n",
 		    health_state_names[i], (int)st == i);
 
-	tprintf(&t,
-	    "# HELP healthagent_check_up 1 up, 0 down, -1 unknown.\n"
-	    "# TYPE healthagent_check_up gauge\n");
-	for (size_t i = 0; i < n; i++) {
-		struct health_check_view v;
-
-		health_check(s->health, i, &v);
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
 		tprintf(&t,
-		    "healthagent_check_up{check=\"%s\",scope=\"%s\"} %d\n",
-		    label(v.name, lb, sizeof(lb)),
-		    v.dependency ? "dependency" : "local",
-		    v.state == HEALTH_C_UP         ? 1
-		        : v.state == HEALTH_C_DOWN ? 0
-		                                   : -1);
-	}
-	tprintf(&t,
-	    "# HELP healthagent_check_latency_ms Latency of the last run.\n"
-	    "# TYPE healthagent_check_latency_ms gauge\n");
-	for (size_t i = 0; i < n; i++) {
-		struct health_check_view v;
+		    "# HELP healthagent_%s %s\n# TYPE healthagent_%s %s\n",
+		    families[f].name, families[f].help, families[f].name,
+		    families[f].type);
+		for (size_t i = 0; i < n; i++) {
+			struct health_check_view v;
+			double val;
 
-		health_check(s->health, i, &v);
-		if (v.last.latency_ms >= 0)
+			health_check(s->health, i, &v);
+			if (!families[f].value(&v, &val))
+				continue;
 			tprintf(&t,
-			    "healthagent_check_latency_ms{check=\"%s\"} %.3f\n",
-			    label(v.name, lb, sizeof(lb)), v.last.latency_ms);
-	}
-	tprintf(&t,
-	    "# HELP healthagent_check_runs_total Results received.\n"
-	    "# TYPE healthagent_check_runs_total counter\n");
-	for (size_t i = 0; i < n; i++) {
-		struct health_check_view v;
-
-		health_check(s->health, i, &v);
-		tprintf(&t, "healthagent_check_runs_total{check=\"%s\"} %lu\n",
-		    label(v.name, lb, sizeof(lb)), v.runs);
-	}
-	tprintf(&t,
-	    "# HELP healthagent_check_failures_total Failed results.\n"
-	    "# TYPE healthagent_check_failures_total counter\n");
-	for (size_t i = 0; i < n; i++) {
-		struct health_check_view v;
-
-		health_check(s->health, i, &v);
-		tprintf(&t,
-		    "healthagent_check_failures_total{check=\"%s\"} %lu\n",
-		    label(v.name, lb, sizeof(lb)), v.failures);
+			    "healthagent_%s{check=\"%s\",scope=\"%s\"} %.15g\n",
+			    families[f].name, label(v.name, lb, sizeof(lb)),
+			    v.dependency ? "dependency" : "local", val);
+		}
 	}
 	if (s->sample->cpu_valid)
 		gauge(&t, "cpu_usage_percent", "CPU busy %, all CPUs.",

@@ -94,8 +94,11 @@ verify_unit() {
 	# Point the unit at the freshly built binary so verify can see it.
 	sed -e "s|@sbindir@|$OUT/default|g" -e "s|@sysconfdir@|$SRC/etc/..|g" \
 	    systemd/healthagent.service.in >"$d/healthagent.service"
-	mkdir -p "$d/healthagent"
-	systemd-analyze verify "$d/healthagent.service" 2>&1 |
+	mkdir -p "$d/healthagent" "$d/man/man8" "$d/man/man5"
+	# Documentation= is checked with man(1): show it our pages.
+	cp man/healthagent.8 "$d/man/man8/"
+	cp man/healthagent.conf.5 "$d/man/man5/"
+	MANPATH="$d/man" systemd-analyze verify "$d/healthagent.service" 2>&1 |
 	    grep -v -e 'Failed to open /etc/healthagent' -e 'bpf' | tee "$d/out"
 	local rc=0
 	[ -s "$d/out" ] && rc=1
