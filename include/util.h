@@ -15,6 +15,8 @@
 typedef uint64_t mono_ms;
 
 mono_ms util_now_ms(void);
+/* Microseconds on CLOCK_MONOTONIC, for latencies. */
+uint64_t util_now_us(void);
 /* Milliseconds since the epoch (CLOCK_REALTIME), for display only. */
 int64_t util_wall_ms(void);
 /* Convert seconds (from the config) to milliseconds, rounding. */

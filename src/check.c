@@ -38,7 +38,7 @@ struct check {
 	void *priv;
 	bool init_failed;
 	bool running;
-	mono_ms run_started; /* util_now_ms() at start, for latency */
+	uint64_t run_started; /* util_now_us() at start, for latency */
 	struct ev_timer *sched, *deadline;
 };
 
@@ -92,7 +92,8 @@ deliver(struct check *c, struct health_result *r)
 	if (c->running) {
 		c->running = false;
 		ev_timer_disarm(c->deadline);
-		r->latency_ms = (double)(now - c->run_started);
+		r->latency_ms =
+		    (double)(util_now_us() - c->run_started) / 1000.0;
 	} else if (!r->ok) {
 		/* Nothing asked for this result: the check observed an event
 		 * (a watched process exited). That is a fact, not a sample. */
@@ -150,7 +151,7 @@ sched_cb(void *arg)
 		return;
 	}
 	c->running = true;
-	c->run_started = util_now_ms();
+	c->run_started = util_now_us();
 	ev_timer_arm(c->deadline, util_sec_to_ms(c->conf->timeout));
 	c->ops->start(c);
 }

@@ -247,6 +247,27 @@ reset(void)
 	return isatty(STDOUT_FILENO) ? "\033[0m" : "";
 }
 
+/* One check's reason column: "reason: detail", or what is pending. */
+static const char *
+reason_text(json_object *c, const char *state, char *buf, size_t len)
+{
+	const char *r = jstr(c, "reason"), *d = jstr(c, "detail");
+
+	if (strcmp(r, "none") == 0)
+		return "no result yet";
+	if (strcmp(state, "down") == 0 && strcmp(r, "ok") == 0)
+		snprintf(buf, len, "recovering (%lld of %lld successes): %s",
+		    (long long)jint(c, "consecutive_ok", 0),
+		    (long long)jint(c, "rise", 0), d);
+	else if (strcmp(state, "down") != 0 && strcmp(r, "ok") != 0)
+		snprintf(buf, len, "%s: %s (%lld of %lld failures)", r, d,
+		    (long long)jint(c, "consecutive_fail", 0),
+		    (long long)jint(c, "fall", 0));
+	else
+		snprintf(buf, len, "%s%s%s", r, *d ? ": " : "", d);
+	return buf;
+}
+
 static void
 print_status(json_object *j)
 {
@@ -277,19 +298,19 @@ print_status(json_object *j)
 	for (size_t i = 0;
 	     checks != NULL && i < json_object_array_length(checks); i++) {
 		json_object *c = json_object_array_get_idx(checks, i);
-		const char *st = jstr(c, "state");
-		char lat[32];
+		const char *st = jstr(c, "state"), *why;
+		char lat[32], reason[256];
 
 		if (jdbl(c, "latency_ms", &v))
 			snprintf(lat, sizeof(lat), "%.1fms", v);
 		else
 			snprintf(lat, sizeof(lat), "-");
-		printf("%-16s %-9s %-10s %s%-7s%s %-8s %-9s %s%s%s\n",
+		why = reason_text(c, st, reason, sizeof(reason));
+		printf("%-16s %-9s %-10s %s%-7s%s %-8s %-9s %s\n",
 		    jstr(c, "name"), jstr(c, "type"), jstr(c, "scope"),
 		    color(st), st, reset(),
 		    ago(jint(c, "last_change_age_ms", -1), b1, sizeof(b1)), lat,
-		    jstr(c, "reason"), *jstr(c, "detail") ? ": " : "",
-		    jstr(c, "detail"));
+		    why);
 	}
 	if (checks == NULL || json_object_array_length(checks) == 0)
 		printf("(no checks configured)\n");

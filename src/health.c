@@ -178,8 +178,13 @@ append(char *buf, size_t len, const char *fmt, ...)
 }
 
 static const char *
-result_text(const struct hcheck *c)
+result_text(const struct hcheck *c, char *buf, size_t len)
 {
+	if (c->state == HEALTH_C_DOWN && c->last.ok) {
+		snprintf(buf, len, "recovering, %d of %d successes", c->cons_ok,
+		    c->rise);
+		return buf;
+	}
 	if (c->last.detail[0] != '\0')
 		return c->last.detail;
 	if (c->last.reason == HEALTH_R_NONE)
@@ -209,16 +214,18 @@ evaluate(struct health *h, mono_ms now)
 	enum health_state s, old = h->state;
 	char why[sizeof(h->why)] = "";
 	bool all_local_passed = true, local_down = false, dep_down = false;
-	size_t n_local = 0, n_dep = 0;
+	size_t n_local = 0, n_dep = 0, n_local_up = 0, n_dep_up = 0;
 
 	for (size_t i = 0; i < h->n; i++) {
 		const struct hcheck *c = &h->checks[i];
 
 		if (c->dependency) {
 			n_dep++;
+			n_dep_up += c->state == HEALTH_C_UP;
 			dep_down |= c->state == HEALTH_C_DOWN;
 		} else {
 			n_local++;
+			n_local_up += c->state == HEALTH_C_UP;
 			local_down |= failing(c);
 			all_local_passed &= c->passed_once;
 		}
@@ -245,6 +252,7 @@ evaluate(struct health *h, mono_ms now)
 		}
 	} else if (local_down || dep_down) {
 		const char *sep = "";
+		char buf[64];
 
 		s = local_down ? HEALTH_UNHEALTHY : HEALTH_DEGRADED;
 		if (!local_down)
@@ -256,13 +264,16 @@ evaluate(struct health *h, mono_ms now)
 			if (!failing(c) || (local_down && c->dependency))
 				continue;
 			append(why, sizeof(why), "%s%s: %s", sep, c->name,
-			    result_text(c));
+			    result_text(c, buf, sizeof(buf)));
 			sep = "; ";
 		}
 	} else {
 		s = HEALTH_HEALTHY;
-		snprintf(why, sizeof(why),
-		    "%zu local and %zu dependency checks up", n_local, n_dep);
+		snprintf(why, sizeof(why), "%zu of %zu local checks up",
+		    n_local_up, n_local);
+		if (n_dep > 0)
+			append(why, sizeof(why), ", %zu of %zu dependencies up",
+			    n_dep_up, n_dep);
 	}
 	memcpy(h->why, why, sizeof(why));
 	if (s != old) {

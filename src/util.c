@@ -31,6 +31,15 @@ util_now_ms(void)
 	return (mono_ms)ts.tv_sec * 1000 + (mono_ms)(ts.tv_nsec / 1000000);
 }
 
+uint64_t
+util_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)(ts.tv_nsec / 1000);
+}
+
 int64_t
 util_wall_ms(void)
 {
