@@ -142,6 +142,53 @@ struct conf {
 	char *disk_path;        /* filesystem for disk_used_percent, def. "/" */
 	int log_level;          /* enum log_level, default info */
 
+	/* aws { }: identity overrides and endpoints; "" = discover */
+	char *aws_region;
+	char *aws_instance_id;
+	char *aws_availability_zone;
+	char *aws_instance_type;
+	char *aws_autoscaling_group;
+	char *aws_profile;       /* shared credentials profile */
+	char *aws_imds_endpoint; /* like AWS_EC2_METADATA_SERVICE_ENDPOINT */
+	char *aws_endpoint_url;  /* like AWS_ENDPOINT_URL */
+	char *aws_cloudwatch_endpoint;  /* like AWS_ENDPOINT_URL_CLOUDWATCH */
+	char *aws_autoscaling_endpoint; /* like AWS_ENDPOINT_URL_AUTO_SCALING */
+	int aws_max_attempts;           /* SDK standard retry mode, default 3 */
+	double aws_timeout;             /* per attempt, seconds, default 10 */
+
+	/* cloudwatch { } */
+	bool cw_enabled;           /* default true */
+	char *cw_namespace;        /* default "HealthAgent" */
+	double cw_interval;        /* publish period, seconds, default 60 */
+	int cw_storage_resolution; /* 60 (default) or 1 */
+	/* Dimension names from {"InstanceId", "AutoScalingGroupName"}; each
+	 * metric is published once per entry (a per-instance series and a
+	 * group-level series). Default both. */
+	char *cw_dimensions[4];
+	size_t n_cw_dimensions;
+	/* Which metrics: names from cloudwatch_metric_names; default all. */
+	char *cw_metrics[16];
+	size_t n_cw_metrics;
+	double
+	    cw_buffer_seconds; /* keep this much unsent data, default 3600+ */
+	bool cw_gzip;          /* gzip bodies >= 10 KiB, default true */
+
+	/* autoscaling { } */
+	bool asg_set_instance_health; /* default false: opt in */
+	double asg_confirm_seconds;   /* UNHEALTHY this long first, def. 60 */
+	bool asg_dry_run;             /* log, call nothing; default false */
+	double asg_max_unhealthy_percent; /* refuse at or above, default 30 */
+	int asg_min_healthy_instances;    /* refuse at or below, default 1 */
+	bool
+	    asg_respect_grace_period; /* ShouldRespectGracePeriod, def. false */
+	double asg_recheck_interval;  /* re-evaluate a refusal, default 60 */
+	char *asg_restart_argv[CONF_MAX_ARGV + 1]; /* restart_command */
+	size_t asg_restart_argc;
+	int asg_restart_attempts;   /* restarts within the window, default 3 */
+	double asg_restart_window;  /* seconds, default 600 */
+	double asg_restart_timeout; /* seconds per restart command, def. 60 */
+	char *state_dir; /* agent.state_dir, default /var/lib/healthagent */
+
 	struct conf_check *checks;
 	size_t n_checks;
 };

@@ -29,6 +29,10 @@ struct http_str {
 	size_t len;
 };
 
+struct http_header {
+	struct http_str name, value;
+};
+
 struct http_request {
 	enum http_method method;
 	struct http_str method_str;
@@ -41,11 +45,8 @@ struct http_request {
 	size_t head_len;        /* bytes consumed, through the blank line */
 	int error_status;       /* 400, 414, 431 or 505 on ERROR */
 	const char *error;      /* short static text on ERROR */
-	size_t n_headers;
-
-	struct {
-		struct http_str name, value;
-	} headers[HTTP_MAX_HEADERS];
+	size_t n_headers;       /* entries used in headers[] */
+	struct http_header headers[HTTP_MAX_HEADERS];
 };
 
 /*
