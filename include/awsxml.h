@@ -22,14 +22,23 @@ struct awsxml_span {
  * Find the first element matching path ("ErrorResponse/Error/Code";
  * element names are matched without namespace prefixes, and the path may
  * start at any depth) within xml[0..len), and copy its decoded text into
- * out (NUL-terminated, truncated to outlen). Returns true if found.
+ * out (NUL-terminated, truncated to outlen without splitting a UTF-8
+ * sequence). The text is all character data inside the element (CDATA
+ * literal, comments skipped), trimmed of surrounding whitespace. Returns
+ * true if found; false (and "" in out) if not, or if the input is not
+ * well formed.
  */
 bool awsxml_text(const char *xml, size_t len, const char *path, char *out,
     size_t outlen);
 
-/* Call cb for each element matching path, with the span of its inner
- * content (which can be searched again). Returns the number found, or -1
- * on malformed input. cb returns non-zero to stop. */
+/* Call cb for each element matching path, in document order (nested
+ * matches too), with the span of its inner content (which can be searched
+ * again; empty for <x/>). The whole input is checked first: on malformed
+ * input (unbalanced tags, bad names, attributes or entity references, a
+ * DTD, NUL bytes, nesting deeper than 64) it returns -1 and cb never runs.
+ * Otherwise returns the number of matches reported; cb returns non-zero to
+ * stop after the current one. cb may be NULL (count only). The input is a
+ * fragment: text and several top-level elements are fine. */
 typedef int (*awsxml_cb)(struct awsxml_span inner, void *arg);
 int awsxml_each(const char *xml, size_t len, const char *path, awsxml_cb cb,
     void *arg);

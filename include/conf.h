@@ -142,7 +142,12 @@ struct conf {
 	char *disk_path;        /* filesystem for disk_used_percent, def. "/" */
 	int log_level;          /* enum log_level, default info */
 
-	/* aws { }: identity overrides and endpoints; "" = discover */
+	/* aws { }: identity overrides and endpoints; never NULL, "" = discover.
+	 * Syntax is checked at load: region like "us-east-1", instance_id
+	 * "i-" + 8..17 hex digits, availability_zone inside region when both
+	 * are set; endpoints are http(s):// URLs with a host and without
+	 * credentials, query or fragment. A key set here wins over the
+	 * matching environment variable. */
 	char *aws_region;
 	char *aws_instance_id;
 	char *aws_availability_zone;
@@ -153,41 +158,54 @@ struct conf {
 	char *aws_endpoint_url;  /* like AWS_ENDPOINT_URL */
 	char *aws_cloudwatch_endpoint;  /* like AWS_ENDPOINT_URL_CLOUDWATCH */
 	char *aws_autoscaling_endpoint; /* like AWS_ENDPOINT_URL_AUTO_SCALING */
-	int aws_max_attempts;           /* SDK standard retry mode, default 3 */
-	double aws_timeout;             /* per attempt, seconds, default 10 */
+	int aws_max_attempts; /* SDK standard retry mode, 1..10, def 3 */
+	double aws_timeout;   /* per attempt, s, 0.5..60, default 10 */
 
 	/* cloudwatch { } */
-	bool cw_enabled;           /* default true */
-	char *cw_namespace;        /* default "HealthAgent" */
-	double cw_interval;        /* publish period, seconds, default 60 */
+	bool cw_enabled; /* default true */
+	/* default "HealthAgent"; 1..255 printable ASCII, not ":..." nor
+	 * "AWS/..." */
+	char *cw_namespace;
+	/* publish period, s, 1..86400, default 60; <= cw_buffer_seconds */
+	double cw_interval;
 	int cw_storage_resolution; /* 60 (default) or 1 */
 	/* Dimension names from {"InstanceId", "AutoScalingGroupName"}; each
 	 * metric is published once per entry (a per-instance series and a
-	 * group-level series). Default both. */
+	 * group-level series). 1 or 2 entries, no duplicates; default both,
+	 * in that order. */
 	char *cw_dimensions[4];
 	size_t n_cw_dimensions;
-	/* Which metrics: names from cloudwatch_metric_names; default all. */
+	/* Which metrics: the canonical names from cloudwatch_metric_names, at
+	 * least one, no duplicates; default all, in enum order. */
 	char *cw_metrics[16];
 	size_t n_cw_metrics;
-	double
-	    cw_buffer_seconds; /* keep this much unsent data, default 3600+ */
-	bool cw_gzip;          /* gzip bodies >= 10 KiB, default true */
+	/* keep this much unsent data, seconds, 60..604800, default 3600 */
+	double cw_buffer_seconds;
+	bool cw_gzip; /* gzip bodies >= 10 KiB, default true */
 
 	/* autoscaling { } */
 	bool asg_set_instance_health; /* default false: opt in */
-	double asg_confirm_seconds;   /* UNHEALTHY this long first, def. 60 */
-	bool asg_dry_run;             /* log, call nothing; default false */
-	double asg_max_unhealthy_percent; /* refuse at or above, default 30 */
-	int asg_min_healthy_instances;    /* refuse at or below, default 1 */
-	bool
-	    asg_respect_grace_period; /* ShouldRespectGracePeriod, def. false */
-	double asg_recheck_interval;  /* re-evaluate a refusal, default 60 */
-	char *asg_restart_argv[CONF_MAX_ARGV + 1]; /* restart_command */
+	/* the verdict is UNHEALTHY this long first, 0..86400, default 60 */
+	double asg_confirm_seconds;
+	bool asg_dry_run; /* log, call nothing; default false */
+	/* refuse at or above this share of the group out, 0..100, def. 30 */
+	double asg_max_unhealthy_percent;
+	/* refuse at or below this many healthy, 0..10000, default 1 */
+	int asg_min_healthy_instances;
+	/* ShouldRespectGracePeriod, default false */
+	bool asg_respect_grace_period;
+	/* re-evaluate a refusal after this long, 1..86400, default 60 */
+	double asg_recheck_interval;
+	/* restart_command, NULL-terminated; argc 0 = none (the default). Like
+	 * an exec check's command: argv[0] is an absolute path that existed
+	 * and was executable when the file was loaded. */
+	char *asg_restart_argv[CONF_MAX_ARGV + 1];
 	size_t asg_restart_argc;
-	int asg_restart_attempts;   /* restarts within the window, default 3 */
-	double asg_restart_window;  /* seconds, default 600 */
-	double asg_restart_timeout; /* seconds per restart command, def. 60 */
-	char *state_dir; /* agent.state_dir, default /var/lib/healthagent */
+	int asg_restart_attempts;   /* within the window, 0..100, default 3 */
+	double asg_restart_window;  /* seconds, 1..86400, default 600 */
+	double asg_restart_timeout; /* per run, s, 0.1..3600, default 60 */
+	/* agent.state_dir: absolute path, default "/var/lib/healthagent" */
+	char *state_dir;
 
 	struct conf_check *checks;
 	size_t n_checks;
@@ -216,8 +234,9 @@ const struct conf_check *conf_find_check(const struct conf *c,
 /* Does addr (AF_INET/AF_INET6 sockaddr) match one of the status_allow nets? */
 bool conf_status_allowed(const struct conf *c, const struct sockaddr *addr);
 /* The key table, for documentation tests: the name of the i-th key and its
- * section ("health", "agent" or "check"); NULL past the end. A name may
- * appear twice (e.g. "min" for process and threshold checks). */
+ * section ("health", "agent", "aws", "cloudwatch", "autoscaling" or
+ * "check"); NULL past the end. A name may appear twice (e.g. "min" for
+ * process and threshold checks, "timeout" for aws and checks). */
 const char *conf_key_name(size_t i, const char **section);
 
 #endif

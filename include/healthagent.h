@@ -10,6 +10,9 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
 #endif
@@ -17,5 +20,6 @@
 #define HEALTHAGENT_VERSION PACKAGE_VERSION
 #define HEALTHAGENT_CONF SYSCONFDIR "/healthagent/healthagent.conf"
 #define HEALTHAGENT_SOCK RUNSTATEDIR "/healthagent/healthagent.sock"
+#define HEALTHAGENT_STATE_DIR LOCALSTATEDIR "/lib/healthagent"
 
 #endif

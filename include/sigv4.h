@@ -19,13 +19,21 @@ struct sigv4_key {
 };
 
 struct sigv4_input {
-	const char *method;  /* "POST" */
-	const char *host;    /* as sent in Host:, with a non-default port */
-	const char *path;    /* raw path, "/" for Query APIs */
-	const char *query;   /* raw query "a=b&c" (canonicalised here), or NULL */
+	const char *method; /* "POST" */
+	const char *host;   /* as sent in Host:, with a non-default port */
+	/* The path as sent, "/" for Query APIs. It is normalised (empty,
+	 * "." and ".." segments) and percent-encoded once more, as SigV4
+	 * wants for every service but S3. */
+	const char *path;
+	/* The query as sent "a=b&c", or NULL: each key and value is
+	 * percent-decoded, re-encoded and the pairs sorted. */
+	const char *query;
 	/* Further headers to sign, "Name: value", NULL-terminated, or NULL
 	 * (content-type, content-encoding, ...). host, x-amz-date and
-	 * x-amz-security-token are added by sigv4_sign. */
+	 * x-amz-security-token are added by sigv4_sign and must not be
+	 * given here (nor authorization). Names are lowercased, values
+	 * trimmed with inner whitespace runs collapsed, repeated names
+	 * joined with ','. */
 	const char *const *headers;
 	const void *payload;
 	size_t payload_len;
@@ -35,8 +43,8 @@ struct sigv4_input {
 };
 
 struct sigv4_output {
-	char amz_date[17];      /* YYYYMMDDTHHMMSSZ */
-	char payload_hash[65];  /* lowercase hex SHA-256 of the payload */
+	char amz_date[17];     /* YYYYMMDDTHHMMSSZ */
+	char payload_hash[65]; /* lowercase hex SHA-256 of the payload */
 	char signature[65];
 	char authorization[1024]; /* the Authorization header value */
 	/* For tests and debugging; malloc'd, freed by sigv4_output_free. */
@@ -49,9 +57,15 @@ int sigv4_sign(const struct sigv4_input *in, const struct sigv4_key *key,
     struct sigv4_output *out);
 void sigv4_output_free(struct sigv4_output *out);
 
+/* The derived key kSigning = HMAC chain over "AWS4"+secret, date
+ * (YYYYMMDD), region, service and "aws4_request"; 0 or -1. */
+int sigv4_signing_key(const char *secret, const char *date8, const char *region,
+    const char *service, unsigned char out[32]);
+
 /* RFC 3986 percent-encoding as SigV4 wants it (unreserved A-Z a-z 0-9 -_.~
- * kept, everything else %XX uppercase). Appends to dst of size dstlen;
- * returns the length needed (like snprintf). For Query form bodies too. */
+ * kept, everything else %XX uppercase, so space is %20). Writes to dst of
+ * size dstlen, NUL-terminated, only whole escapes; returns the length
+ * needed without the NUL (like snprintf). For Query form bodies too. */
 size_t sigv4_uri_encode(const char *src, size_t srclen, char *dst,
     size_t dstlen);
 

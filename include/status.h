@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cloud.h"
 #include "conf.h"
 #include "health.h"
 #include "httpd.h"
@@ -27,6 +28,7 @@ struct status_src {
 	mono_ms daemon_started; /* monotonic time the daemon started */
 	unsigned long reloads, reload_failures;
 	const char *last_reload_error; /* NULL if none */
+	const struct cloud *cloud;     /* the AWS side, or NULL */
 };
 
 /* The /health body: state, reason, and the failing checks. */

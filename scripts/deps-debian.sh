@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake pkg-config libconfig-dev
 libcurl4-openssl-dev libssl-dev libjson-c-dev zlib1g-dev curl python3
-procps clang clang-format-14 mandoc systemd"
+procps clang clang-format-14 mandoc systemd locales"
 # libproc2 exists on Debian 12 and Ubuntu 24.04, not on Ubuntu 22.04.
 if apt-cache show libproc2-dev >/dev/null 2>&1 || [ "${NEED_UPDATE:-}" ]; then
 	PKGS="$PKGS libproc2-dev"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cloudwatch.h"
 #include "conf.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -128,6 +129,18 @@ cmd_checkconf(struct cli_opts *o)
 	       "endpoint %s%s\n",
 	    o->conf_path, c->n_checks, local, c->n_checks - local, c->listen,
 	    c->health_path);
+	if (c->cw_enabled) {
+		size_t n_metrics;
+		double usd;
+
+		cloudwatch_estimate(c, &n_metrics, &usd);
+		printf("CloudWatch: %zu custom metrics per instance, about "
+		       "$%.2f per instance per month (namespace %s, every %g "
+		       "s)\n",
+		    n_metrics, usd, c->cw_namespace, c->cw_interval);
+	} else {
+		printf("CloudWatch: disabled\n");
+	}
 	conf_free(c);
 	return 0;
 }
@@ -334,6 +347,67 @@ print_status(json_object *j)
 	printf("\n");
 }
 
+static json_object *
+jobj(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return v;
+}
+
+/* The AWS part of the status: identity, credentials, metrics, self-healing. */
+static void
+print_aws(json_object *j)
+{
+	json_object *aws = jobj(j, "aws"), *cw = jobj(j, "cloudwatch");
+	json_object *as = jobj(j, "autoscaling"), *v;
+	char b1[32];
+
+	if (aws == NULL)
+		return;
+	printf("\n     AWS: instance %s, region %s\n",
+	    *jstr(aws, "instance_id") ? jstr(aws, "instance_id") : "(unknown)",
+	    *jstr(aws, "region") ? jstr(aws, "region") : "(unknown)");
+	printf("    IMDS: %s\n", jstr(aws, "imds"));
+	printf("   Creds: %s\n", jstr(aws, "credentials"));
+	if (cw != NULL) {
+		printf("   Metrics: namespace %s, every %ss: last publish %s "
+		       "ago, "
+		       "%lld queued, %lld dropped\n",
+		    jstr(cw, "namespace"), jstr(cw, "interval_s"),
+		    ago(jint(cw, "last_success_age_ms", -1), b1, sizeof(b1)),
+		    (long long)jint(cw, "queued", 0),
+		    (long long)jint(cw, "dropped", 0));
+		if ((v = jobj(cw, "last_error")) != NULL &&
+		    json_object_get_type(v) != json_type_null)
+			printf("            last error: %s\n",
+			    json_object_get_string(v));
+	} else {
+		printf("   Metrics: CloudWatch disabled\n");
+	}
+	if (as != NULL) {
+		json_object *act = jobj(as, "last_action");
+		json_object *ref = jobj(as, "last_refusal");
+
+		printf("    Heal: %s, group %s\n",
+		    !json_object_get_boolean(jobj(as, "enabled")) ? "disabled"
+		        : json_object_get_boolean(jobj(as, "dry_run"))
+		        ? "dry run"
+		        : "armed",
+		    *jstr(as, "group") ? jstr(as, "group") : "(none)");
+		if (act != NULL &&
+		    json_object_get_type(act) == json_type_object)
+			printf("            last action: %s: %s\n",
+			    jstr(act, "what"), jstr(act, "result"));
+		if (ref != NULL &&
+		    json_object_get_type(ref) == json_type_object)
+			printf("            last refusal: %s\n",
+			    jstr(ref, "why"));
+	}
+}
+
 static int
 verdict_exit(json_object *j)
 {
@@ -357,8 +431,10 @@ cmd_status(struct cli_opts *o)
 	}
 	if (o->json)
 		fputs(raw, stdout);
-	else
+	else {
 		print_status(j);
+		print_aws(j);
+	}
 	rc = verdict_exit(j);
 	json_object_put(j);
 	free(raw);

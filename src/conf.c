@@ -6,7 +6,10 @@
  * check types it applies to. Every problem is collected as "file:line:
  * message" and nothing is silently defaulted. Integer literals are re-read
  * from the source text because libconfig 1.5 silently truncates values that
- * do not fit in 32 bits.
+ * do not fit in 32 bits. The aws, cloudwatch and autoscaling groups are
+ * validated here too (region and instance id syntax, endpoint URLs,
+ * CloudWatch names and limits), so that a bad AWS setting is a load error
+ * and not a runtime surprise.
  */
 #include "config.h"
 
@@ -31,6 +34,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cloudwatch.h"
 #include "conf.h"
 #include "healthagent.h"
 #include "log.h"
@@ -73,13 +77,28 @@ _Static_assert(sizeof(enum conf_metric) == sizeof(int), "enum size");
 
 enum ktype { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_LIST };
 
-enum ksect { KS_HEALTH, KS_AGENT, KS_CHECK, KS_MAX };
+enum ksect { KS_HEALTH, KS_AGENT, KS_AWS, KS_CW, KS_ASG, KS_CHECK, KS_MAX };
 
 static const char *const ksect_names[KS_MAX] = {
     [KS_HEALTH] = "health",
     [KS_AGENT] = "agent",
+    [KS_AWS] = "aws",
+    [KS_CW] = "cloudwatch",
+    [KS_ASG] = "autoscaling",
     [KS_CHECK] = "check",
 };
+
+/* The dimension names cloudwatch.dimensions may list. */
+static const char *const cw_dimension_names[] = {"InstanceId",
+    "AutoScalingGroupName"};
+
+_Static_assert(sizeof(cw_dimension_names) / sizeof(cw_dimension_names[0]) <=
+        sizeof(((struct conf *)0)->cw_dimensions) /
+            sizeof(((struct conf *)0)->cw_dimensions[0]),
+    "cw_dimensions too small");
+_Static_assert(CW_METRIC_MAX <= sizeof(((struct conf *)0)->cw_metrics) /
+            sizeof(((struct conf *)0)->cw_metrics[0]),
+    "cw_metrics too small");
 
 #define KF_REQUIRED 0x01 /* must be present (for the listed check types) */
 #define KF_MIN_EXCL 0x02 /* the minimum itself is not allowed */
@@ -87,6 +106,7 @@ static const char *const ksect_names[KS_MAX] = {
 #define KF_DYNDEF 0x08   /* the default is computed from other keys */
 #define KF_PATH 0x10     /* a string that must be an absolute path */
 #define KF_CTRL_OK 0x20  /* a string that may hold control characters */
+#define KF_EMPTY_OK 0x40 /* a string that may be "" (aws: "" = discover) */
 
 #define NOOFF ((size_t)-1)
 #define T_ALL ((1u << CONF_CHECK_TYPE_MAX) - 1)
@@ -97,7 +117,8 @@ struct key;
 /*
  * Extra validation. For KT_STR it gets the string (s is NULL when the table
  * default is being applied) and returns false to reject it. For KT_LIST it
- * parses the whole array (s NULL: apply the default).
+ * parses the whole array (s NULL: apply the default). For KT_INT and
+ * KT_NUM it runs after the range check, on the value already stored.
  */
 typedef bool key_fn(struct ctx *x, config_setting_t *s, const struct key *k,
     const char *str);
@@ -107,7 +128,8 @@ struct key {
 	const char *name;
 	enum ktype type;
 	unsigned types;   /* KS_CHECK: bit mask of check types */
-	double min, max;  /* numeric range; KT_STR: max length */
+	double min, max;  /* numeric range; KT_STR: max length; KT_LIST:
+	                     number of elements */
 	double def;       /* numeric/boolean/enum default */
 	const char *sdef; /* default as text (strings: the value) */
 	unsigned flags;
@@ -119,7 +141,9 @@ struct key {
 };
 
 static key_fn v_listen, v_hpath, v_loglevel, v_name, v_cmdline, v_user, v_url,
-    v_tcpaddr, v_procname, p_allow, p_status, p_headers, p_command;
+    v_tcpaddr, v_procname, p_allow, p_status, p_headers, p_command, v_region,
+    v_instance_id, v_az, v_itype, v_profile, v_endpoint, v_namespace,
+    v_resolution, p_dimensions, p_metrics, p_restart;
 
 #define C(f) offsetof(struct conf, f)
 #define K(f) offsetof(struct conf_check, f)
@@ -164,6 +188,99 @@ static const struct key keys[] = {
         NULL, 0, NULL, "Filesystem measured by disk_used_percent."},
     {KS_AGENT, "log_level", KT_STR, 0, 0, 16, 0, "info", 0, NOOFF, NULL, 0,
         v_loglevel, "Most verbose log level written."},
+    {KS_AGENT, "state_dir", KT_STR, 0, 0, 4095, 0, HEALTHAGENT_STATE_DIR,
+        KF_PATH, C(state_dir), NULL, 0, NULL,
+        "Directory for state kept across restarts (the eviction record)."},
+
+    /* aws { } */
+    {KS_AWS, "region", KT_STR, 0, 0, 31, 0, "", KF_EMPTY_OK, C(aws_region),
+        NULL, 0, v_region, "Region, e.g. \"us-east-1\"; \"\" = from IMDS."},
+    {KS_AWS, "instance_id", KT_STR, 0, 0, 19, 0, "", KF_EMPTY_OK,
+        C(aws_instance_id), NULL, 0, v_instance_id,
+        "Instance id (i-...); \"\" = from IMDS."},
+    {KS_AWS, "availability_zone", KT_STR, 0, 0, 31, 0, "", KF_EMPTY_OK,
+        C(aws_availability_zone), NULL, 0, v_az,
+        "Availability Zone name; \"\" = from IMDS."},
+    {KS_AWS, "instance_type", KT_STR, 0, 0, 63, 0, "", KF_EMPTY_OK,
+        C(aws_instance_type), NULL, 0, v_itype,
+        "Instance type, e.g. \"m5.large\"; \"\" = from IMDS."},
+    {KS_AWS, "autoscaling_group", KT_STR, 0, 0, 255, 0, "", KF_EMPTY_OK,
+        C(aws_autoscaling_group), NULL, 0, NULL,
+        "Auto Scaling group name; \"\" = DescribeAutoScalingInstances."},
+    {KS_AWS, "profile", KT_STR, 0, 0, 128, 0, "", KF_EMPTY_OK, C(aws_profile),
+        NULL, 0, v_profile,
+        "Profile in the shared credentials file; \"\" = AWS_PROFILE or "
+        "default."},
+    {KS_AWS, "imds_endpoint", KT_STR, 0, 0, 2048, 0, "", KF_EMPTY_OK,
+        C(aws_imds_endpoint), NULL, 0, v_endpoint,
+        "Instance metadata service URL; \"\" = the standard one."},
+    {KS_AWS, "endpoint_url", KT_STR, 0, 0, 2048, 0, "", KF_EMPTY_OK,
+        C(aws_endpoint_url), NULL, 0, v_endpoint,
+        "Endpoint URL for every AWS service; \"\" = regional default."},
+    {KS_AWS, "cloudwatch_endpoint", KT_STR, 0, 0, 2048, 0, "", KF_EMPTY_OK,
+        C(aws_cloudwatch_endpoint), NULL, 0, v_endpoint,
+        "Endpoint URL for CloudWatch; \"\" = endpoint_url or default."},
+    {KS_AWS, "autoscaling_endpoint", KT_STR, 0, 0, 2048, 0, "", KF_EMPTY_OK,
+        C(aws_autoscaling_endpoint), NULL, 0, v_endpoint,
+        "Endpoint URL for Auto Scaling; \"\" = endpoint_url or default."},
+    {KS_AWS, "max_attempts", KT_INT, 0, 1, 10, 3, "3", 0, C(aws_max_attempts),
+        NULL, 0, NULL, "Attempts per AWS call, the first one included."},
+    {KS_AWS, "timeout", KT_NUM, 0, 0.5, 60, 10, "10", 0, C(aws_timeout), NULL,
+        0, NULL, "Seconds one attempt of an AWS call may take."},
+
+    /* cloudwatch { } */
+    {KS_CW, "enabled", KT_BOOL, 0, 0, 0, 1, "true", 0, C(cw_enabled), NULL, 0,
+        NULL, "Publish metrics to CloudWatch."},
+    {KS_CW, "namespace", KT_STR, 0, 0, 255, 0, "HealthAgent", 0,
+        C(cw_namespace), NULL, 0, v_namespace, "CloudWatch namespace."},
+    {KS_CW, "interval", KT_NUM, 0, 1, 86400, 60, "60", 0, C(cw_interval), NULL,
+        0, NULL, "Seconds between publishes."},
+    {KS_CW, "storage_resolution", KT_INT, 0, 1, 60, 60, "60", 0,
+        C(cw_storage_resolution), NULL, 0, v_resolution,
+        "1 (high resolution) or 60 seconds."},
+    {KS_CW, "dimensions", KT_LIST, 0, 1, 4, 0,
+        "[\"InstanceId\", \"AutoScalingGroupName\"]", 0, NOOFF, NULL, 0,
+        p_dimensions, "Dimension sets each metric is published with."},
+    {KS_CW, "metrics", KT_LIST, 0, 1, 16, 0, "all", 0, NOOFF, NULL, 0,
+        p_metrics, "Metrics to publish."},
+    {KS_CW, "buffer_seconds", KT_NUM, 0, 60, 604800, 3600, "3600", 0,
+        C(cw_buffer_seconds), NULL, 0, NULL,
+        "Seconds of unsent data kept while CloudWatch is unreachable."},
+    {KS_CW, "gzip", KT_BOOL, 0, 0, 0, 1, "true", 0, C(cw_gzip), NULL, 0, NULL,
+        "Compress request bodies of 10 KiB or more."},
+
+    /* autoscaling { } */
+    {KS_ASG, "set_instance_health", KT_BOOL, 0, 0, 0, 0, "false", 0,
+        C(asg_set_instance_health), NULL, 0, NULL,
+        "Mark the instance Unhealthy in its group on a lasting local fault."},
+    {KS_ASG, "confirm_seconds", KT_NUM, 0, 0, 86400, 60, "60", 0,
+        C(asg_confirm_seconds), NULL, 0, NULL,
+        "Seconds the verdict must stay unhealthy before acting."},
+    {KS_ASG, "dry_run", KT_BOOL, 0, 0, 0, 0, "false", 0, C(asg_dry_run), NULL,
+        0, NULL, "Log what would be done; call nothing."},
+    {KS_ASG, "max_unhealthy_percent", KT_NUM, 0, 0, 100, 30, "30", 0,
+        C(asg_max_unhealthy_percent), NULL, 0, NULL,
+        "Refuse when this share of the group is already out."},
+    {KS_ASG, "min_healthy_instances", KT_INT, 0, 0, 10000, 1, "1", 0,
+        C(asg_min_healthy_instances), NULL, 0, NULL,
+        "Refuse when the group has this many healthy instances or fewer."},
+    {KS_ASG, "respect_grace_period", KT_BOOL, 0, 0, 0, 0, "false", 0,
+        C(asg_respect_grace_period), NULL, 0, NULL,
+        "Value of ShouldRespectGracePeriod."},
+    {KS_ASG, "recheck_interval", KT_NUM, 0, 1, 86400, 60, "60", 0,
+        C(asg_recheck_interval), NULL, 0, NULL,
+        "Seconds before a refusal is re-evaluated."},
+    {KS_ASG, "restart_command", KT_LIST, 0, 0, CONF_MAX_ARGV, 0, "[]", 0, NOOFF,
+        NULL, 0, p_restart, "Program run to repair before evicting."},
+    {KS_ASG, "restart_attempts", KT_INT, 0, 0, 100, 3, "3", 0,
+        C(asg_restart_attempts), NULL, 0, NULL,
+        "Restarts tried within restart_window before evicting."},
+    {KS_ASG, "restart_window", KT_NUM, 0, 1, 86400, 600, "600", 0,
+        C(asg_restart_window), NULL, 0, NULL,
+        "Seconds over which restart_attempts are counted."},
+    {KS_ASG, "restart_timeout", KT_NUM, 0, 0.1, 3600, 60, "60", 0,
+        C(asg_restart_timeout), NULL, 0, NULL,
+        "Seconds one restart_command run may take."},
 
     /* checks = ( { }, ... ) : common keys */
     {KS_CHECK, "name", KT_STR, T_ALL, 0, 64, 0, NULL, KF_REQUIRED, K(name),
@@ -676,7 +793,7 @@ get_str(struct ctx *x, config_setting_t *s, const struct key *k)
 		return NULL;
 	}
 	v = config_setting_get_string(s);
-	if (v == NULL || *v == '\0') {
+	if (v == NULL || (*v == '\0' && !(k->flags & KF_EMPTY_OK))) {
 		kerr(x, s, k, "must not be empty");
 		return NULL;
 	}
@@ -731,12 +848,12 @@ parse_key(struct ctx *x, config_setting_t *s, const struct key *k)
 		if (!get_num(x, s, k, &d))
 			return false;
 		*(int *)field(x, k) = (int)d;
-		return true;
+		return k->fn == NULL || k->fn(x, s, k, NULL);
 	case KT_NUM:
 		if (!get_num(x, s, k, &d))
 			return false;
 		*(double *)field(x, k) = d;
-		return true;
+		return k->fn == NULL || k->fn(x, s, k, NULL);
 	case KT_BOOL:
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
 			kerr(x, s, k, "must be true or false, not %s",
@@ -1433,18 +1550,23 @@ p_headers(struct ctx *x, config_setting_t *s, const struct key *k,
 	return ok;
 }
 
+/*
+ * A program and its arguments, run without a shell: the first element must
+ * be the absolute path of an existing executable regular file. Used by
+ * exec checks and autoscaling.restart_command.
+ */
 static bool
-p_command(struct ctx *x, config_setting_t *s, const struct key *k,
-    const char *unused)
+argv_parse(struct ctx *x, config_setting_t *s, const struct key *k, char **argv,
+    size_t *argc)
 {
-	struct conf_check *ck = x->ck;
 	config_setting_t *e;
 	const char *v;
 	struct stat st;
 
-	(void)unused;
 	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings", "a string"))
 		return false;
+	if (config_setting_length(s) == 0)
+		return true;
 	for (int i = 0; i < config_setting_length(s); i++) {
 		e = config_setting_get_elem(s, (unsigned)i);
 		v = config_setting_get_string(e);
@@ -1474,10 +1596,346 @@ p_command(struct ctx *x, config_setting_t *s, const struct key *k,
 	}
 	for (int i = 0; i < config_setting_length(s); i++) {
 		e = config_setting_get_elem(s, (unsigned)i);
-		ck->argv[ck->argc++] = xstrdup(config_setting_get_string(e));
+		argv[(*argc)++] = xstrdup(config_setting_get_string(e));
 	}
-	ck->argv[ck->argc] = NULL;
+	argv[*argc] = NULL;
 	return true;
+}
+
+static bool
+p_command(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	(void)unused;
+	return argv_parse(x, s, k, x->ck->argv, &x->ck->argc);
+}
+
+static bool
+p_restart(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	struct conf *c = x->c;
+
+	(void)unused;
+	for (size_t i = 0; i < c->asg_restart_argc; i++)
+		free(c->asg_restart_argv[i]);
+	c->asg_restart_argc = 0;
+	c->asg_restart_argv[0] = NULL;
+	if (s == NULL)
+		return true;
+	return argv_parse(x, s, k, c->asg_restart_argv, &c->asg_restart_argc);
+}
+
+/* ---- aws, cloudwatch, autoscaling ---- */
+
+static bool
+lower(char ch)
+{
+	return ch >= 'a' && ch <= 'z';
+}
+
+static bool
+digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/*
+ * The length of the region name at the start of v, [a-z]{2}(-[a-z]+)+-[0-9]+
+ * ("us-east-1", "us-gov-west-1"), or 0 when v does not start with one. A
+ * region is valid when this is its whole length; an Availability Zone name
+ * continues after it ("us-east-1a").
+ */
+static size_t
+region_len(const char *v)
+{
+	const char *p = v;
+	int words = 0;
+
+	if (!lower(p[0]) || !lower(p[1]))
+		return 0;
+	p += 2;
+	while (p[0] == '-' && lower(p[1])) {
+		for (p++; lower(*p); p++)
+			;
+		words++;
+	}
+	if (words == 0 || p[0] != '-' || !digit(p[1]))
+		return 0;
+	for (p++; digit(*p); p++)
+		;
+	return (size_t)(p - v);
+}
+
+static bool
+v_region(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
+{
+	if (*v == '\0' || region_len(v) == strlen(v))
+		return true;
+	kerr(x, s, k, "%s is not a region name (like \"us-east-1\")", q(x, v));
+	return false;
+}
+
+static bool
+v_az(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
+{
+	size_t rl = region_len(v), n = strlen(v);
+	bool ok = *v == '\0';
+
+	/* a region, then a letter ("us-east-1a") or a local zone suffix
+	 * ("us-west-2-lax-1a"); always ending in a letter */
+	if (rl > 0 && n > rl && lower(v[n - 1])) {
+		ok = true;
+		for (size_t i = rl; i < n; i++)
+			if (!lower(v[i]) && !digit(v[i]) && v[i] != '-')
+				ok = false;
+	}
+	if (!ok)
+		kerr(x, s, k,
+		    "%s is not an Availability Zone name (like "
+		    "\"us-east-1a\")",
+		    q(x, v));
+	return ok;
+}
+
+static bool
+v_instance_id(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	size_t n = strlen(v);
+
+	if (*v == '\0' ||
+	    (n >= 2 + 8 && n <= 2 + 17 && strncmp(v, "i-", 2) == 0 &&
+	        strspn(v + 2, "0123456789abcdef") == n - 2))
+		return true;
+	kerr(x, s, k,
+	    "%s is not an instance id (\"i-\" and 8 to 17 lowercase hex "
+	    "digits)",
+	    q(x, v));
+	return false;
+}
+
+static bool
+v_itype(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
+{
+	const char *alnum = "abcdefghijklmnopqrstuvwxyz0123456789-";
+	size_t a = strspn(v, alnum);
+
+	if (*v == '\0' ||
+	    (a > 0 && v[a] == '.' && v[a + 1] != '\0' &&
+	        strspn(v + a + 1, alnum) == strlen(v + a + 1)))
+		return true;
+	kerr(x, s, k, "%s is not an instance type (like \"m5.large\")",
+	    q(x, v));
+	return false;
+}
+
+static bool
+v_profile(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	for (const char *p = v; *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch <= 0x20 || ch >= 0x7f || strchr("[]#;", ch) != NULL) {
+			kerr(x, s, k,
+			    "%s is not a profile name (no spaces, \"[\", "
+			    "\"]\", \"#\" or \";\")",
+			    q(x, v));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* An http:// or https:// base URL; "" means the default. */
+static bool
+v_endpoint(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	if (*v == '\0')
+		return true;
+	if (!v_url(x, s, k, v))
+		return false;
+	if (strpbrk(v, "?#") != NULL) {
+		kerr(x, s, k, "bad url %s: must not have a query or fragment",
+		    q(x, v));
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_namespace(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	bool blank = true;
+
+	for (const char *p = v; *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch < 0x20 || ch > 0x7e) {
+			kerr(x, s, k, "%s must be printable ASCII", q(x, v));
+			return false;
+		}
+		if (ch != ' ')
+			blank = false;
+	}
+	if (blank) {
+		kerr(x, s, k, "must not be blank");
+		return false;
+	}
+	if (v[0] == ':') {
+		kerr(x, s, k, "%s must not start with \":\"", q(x, v));
+		return false;
+	}
+	if (strncmp(v, "AWS/", 4) == 0) {
+		kerr(x, s, k,
+		    "%s: namespaces starting with \"AWS/\" are reserved for "
+		    "AWS services",
+		    q(x, v));
+		return false;
+	}
+	return true;
+}
+
+static bool
+v_resolution(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	int r = x->c->cw_storage_resolution;
+
+	(void)unused;
+	if (r == 1 || r == 60)
+		return true;
+	kerr(x, s, k, "%d is not allowed (must be 1 or 60)", r);
+	return false;
+}
+
+/*
+ * An array of names, each from names[0..nnames) (NULL entries skipped), no
+ * name twice. The canonical names go to out[]; s NULL stores all of them.
+ */
+static bool
+name_list(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *const *names, size_t nnames, char **out, size_t *nout)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < *nout; i++) {
+		free(out[i]);
+		out[i] = NULL;
+	}
+	*nout = 0;
+	if (s == NULL) {
+		for (size_t i = 0; i < nnames; i++)
+			if (names[i] != NULL)
+				out[(*nout)++] = xstrdup(names[i]);
+		return true;
+	}
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings", "a string"))
+		return false;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		size_t j;
+		bool dup = false;
+
+		for (j = 0; j < nnames; j++)
+			if (names[j] != NULL && strcmp(v, names[j]) == 0)
+				break;
+		if (j == nnames) {
+			char list[512] = "";
+			size_t o = 0;
+
+			for (size_t m = 0; m < nnames && o < sizeof(list); m++)
+				if (names[m] != NULL)
+					o += (size_t)snprintf(list + o,
+					    sizeof(list) - o, "%s%s",
+					    o > 0 ? ", " : "", names[m]);
+			kerr(x, e, k, "%s is not one of %s", q(x, v), list);
+			ok = false;
+			continue;
+		}
+		for (size_t m = 0; m < *nout; m++)
+			if (strcmp(out[m], names[j]) == 0)
+				dup = true;
+		if (dup) {
+			kerr(x, e, k, "%s is listed twice", q(x, v));
+			ok = false;
+			continue;
+		}
+		out[(*nout)++] = xstrdup(names[j]);
+	}
+	return ok;
+}
+
+static bool
+p_dimensions(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	(void)unused;
+	return name_list(x, s, k, cw_dimension_names,
+	    sizeof(cw_dimension_names) / sizeof(cw_dimension_names[0]),
+	    x->c->cw_dimensions, &x->c->n_cw_dimensions);
+}
+
+static bool
+p_metrics(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	(void)unused;
+	return name_list(x, s, k, cloudwatch_metric_names, CW_METRIC_MAX,
+	    x->c->cw_metrics, &x->c->n_cw_metrics);
+}
+
+/* Is key name of sect either absent or present and accepted? */
+static bool
+key_ok(struct ctx *x, enum ksect sect, const char *name)
+{
+	return !key_present(x, sect, name) || key_valid(x, sect, name);
+}
+
+/* Rules between keys of one group, checked when the group is done. */
+static void
+finish_group(struct ctx *x, enum ksect sect)
+{
+	struct conf *c = x->c;
+	size_t rl;
+
+	switch (sect) {
+	case KS_AWS:
+		rl = strlen(c->aws_region);
+		if (key_valid(x, KS_AWS, "availability_zone") &&
+		    key_valid(x, KS_AWS, "region") && rl > 0 &&
+		    *c->aws_availability_zone != '\0' &&
+		    (region_len(c->aws_availability_zone) != rl ||
+		        strncmp(c->aws_availability_zone, c->aws_region, rl) !=
+		            0))
+			err_at(x, key_where(x, KS_AWS, "availability_zone"),
+			    "availability_zone: %s is not in region %s",
+			    q(x, c->aws_availability_zone),
+			    q(x, c->aws_region));
+		break;
+	case KS_CW:
+		if (key_ok(x, KS_CW, "buffer_seconds") &&
+		    key_ok(x, KS_CW, "interval") &&
+		    c->cw_buffer_seconds < c->cw_interval) {
+			if (key_present(x, KS_CW, "buffer_seconds"))
+				err_at(x, key_where(x, KS_CW, "buffer_seconds"),
+				    "buffer_seconds: %g is less than interval "
+				    "%g",
+				    c->cw_buffer_seconds, c->cw_interval);
+			else
+				err_at(x, key_where(x, KS_CW, "interval"),
+				    "interval: %g is more than buffer_seconds "
+				    "%g (raise buffer_seconds)",
+				    c->cw_interval, c->cw_buffer_seconds);
+		}
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- sections ---- */
@@ -1503,6 +1961,7 @@ parse_section(struct ctx *x, config_setting_t *g, enum ksect sect)
 		if (keys[i].sect == sect && keys[i].type == KT_LIST &&
 		    !x->present[i])
 			keys[i].fn(x, NULL, &keys[i], NULL);
+	finish_group(x, sect);
 	x->prefix[0] = '\0';
 }
 
@@ -1661,7 +2120,7 @@ parse_check(struct ctx *x, config_setting_t *g, size_t idx)
 static void
 parse_root(struct ctx *x, config_setting_t *root)
 {
-	config_setting_t *health = NULL, *agent = NULL, *checks = NULL;
+	config_setting_t *groups[KS_MAX] = {NULL}, *checks = NULL;
 	int n = config_setting_length(root);
 
 	for (int i = 0; i < n; i++) {
@@ -1669,22 +2128,28 @@ parse_root(struct ctx *x, config_setting_t *root)
 		    config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(m);
 
-		if (strcmp(name, "health") == 0)
-			health = m;
-		else if (strcmp(name, "agent") == 0)
-			agent = m;
+		int sect = -1;
+
+		for (int t = 0; t < KS_MAX; t++)
+			if (t != KS_CHECK && strcmp(name, ksect_names[t]) == 0)
+				sect = t;
+		if (sect >= 0)
+			groups[sect] = m;
 		else if (strcmp(name, "checks") == 0)
 			checks = m;
 		else
 			err_at(x, m,
-			    "unknown key %s (expected health, agent or checks)",
+			    "unknown key %s (expected health, agent, aws, "
+			    "cloudwatch, autoscaling or checks)",
 			    q(x, name));
 	}
-	x->ctype = -1;
-	apply_defaults(x, KS_HEALTH);
-	parse_section(x, health, KS_HEALTH);
-	apply_defaults(x, KS_AGENT);
-	parse_section(x, agent, KS_AGENT);
+	for (int t = 0; t < KS_MAX; t++) {
+		if (t == KS_CHECK)
+			continue;
+		x->ctype = -1;
+		apply_defaults(x, (enum ksect)t);
+		parse_section(x, groups[t], (enum ksect)t);
+	}
 	if (checks == NULL)
 		return;
 	if (!config_setting_is_list(checks) &&
@@ -1894,6 +2359,24 @@ conf_free(struct conf *c)
 	free(c->health_path);
 	free(c->socket_path);
 	free(c->disk_path);
+	free(c->state_dir);
+	free(c->aws_region);
+	free(c->aws_instance_id);
+	free(c->aws_availability_zone);
+	free(c->aws_instance_type);
+	free(c->aws_autoscaling_group);
+	free(c->aws_profile);
+	free(c->aws_imds_endpoint);
+	free(c->aws_endpoint_url);
+	free(c->aws_cloudwatch_endpoint);
+	free(c->aws_autoscaling_endpoint);
+	free(c->cw_namespace);
+	for (size_t j = 0; j < c->n_cw_dimensions; j++)
+		free(c->cw_dimensions[j]);
+	for (size_t j = 0; j < c->n_cw_metrics; j++)
+		free(c->cw_metrics[j]);
+	for (size_t j = 0; j < c->asg_restart_argc; j++)
+		free(c->asg_restart_argv[j]);
 	free(c);
 }
 

@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "check_exec.h"
+#include "cloud.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "ev.h"
@@ -42,6 +43,7 @@ struct daemon {
 	struct health *health;
 	struct checks *checks;
 	struct httpc *httpc;
+	struct cloud *cloud;
 	struct httpd *httpd;
 	struct ctl *ctl;
 	struct sysstat *sysstat;
@@ -111,6 +113,7 @@ fill_src(struct daemon *d, struct status_src *s, struct httpd_stats *hs)
 	s->reloads = d->reloads;
 	s->reload_failures = d->reload_failures;
 	s->last_reload_error = d->last_reload_error;
+	s->cloud = d->cloud;
 }
 
 static bool
@@ -195,6 +198,7 @@ sample_cb(void *arg)
 	sampler_read(d->sampler, &d->sample, util_now_ms());
 	now = util_now_ms();
 	health_tick(d->health, now);
+	cloud_tick(d->cloud, &d->sample, d->health, now, util_wall_ms());
 	ev_timer_arm(d->sample_t, util_sec_to_ms(d->conf->sample_interval));
 }
 
@@ -343,6 +347,7 @@ reload(struct daemon *d)
 		d->ctl = nctl;
 	if (d->opts->log_level < 0)
 		log_set_level((enum log_level)nc->log_level);
+	cloud_reconfigure(d->cloud, nc);
 	conf_free(d->conf);
 	d->conf = nc;
 	free(d->last_reload_error);
@@ -370,6 +375,8 @@ begin_shutdown(struct daemon *d, const char *why)
 	d->stopping = true;
 	sdnotify("STOPPING=1");
 	health_set_draining(d->health, true, why, util_now_ms());
+	/* Send what is queued while the endpoint drains. */
+	cloud_flush(d->cloud);
 	log_notice("%s: draining for %llu ms, then exiting", why,
 	    (unsigned long long)drain);
 	ev_timer_arm(d->drain_t, drain);
@@ -440,6 +447,7 @@ teardown(struct daemon *d)
 	check_exec_reap_all();
 	httpd_free(d->httpd);
 	ctl_free(d->ctl);
+	cloud_free(d->cloud);
 	httpc_free(d->httpc);
 	health_free(d->health);
 	sampler_free(d->sampler);
@@ -491,6 +499,7 @@ daemon_run(const struct daemon_opts *o)
 	}
 	d.sampler = sampler_new(d.sysstat, d.conf->disk_path);
 	d.httpc = httpc_new(d.ev);
+	d.cloud = cloud_new(d.ev, d.httpc, d.conf);
 	fd = httpd_listen((struct sockaddr *)&d.conf->listen_addr,
 	    d.conf->listen_addrlen, err, sizeof(err));
 	if (fd < 0) {

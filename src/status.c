@@ -189,6 +189,8 @@ status_json(const struct status_src *s, size_t *len)
 		add_int(http, "open", s->http->open);
 	}
 	json_object_object_add(o, "http", http);
+	if (s->cloud != NULL)
+		cloud_status(s->cloud, o);
 	return finish(o, len);
 }
 

@@ -13,8 +13,8 @@ EOF2
 status >/dev/null 2>&1
 is "$?" 3 "status exits 3 when the agent is unreachable"
 start_agent
-wait_for 10 sh -c "curl -s '$(health_url)' | grep -q unhealthy"
-ok $? "a breached threshold is unhealthy"
+wait_for 10 sh -c "curl -s '$(health_url)' | grep -q '\"name\":\"never\"'"
+ok $? "a breached threshold is unhealthy, and /health names it"
 status >"$T/out"
 is "$?" 1 "status exits 1 when not healthy"
 grep -q "never" "$T/out" && grep -q "threshold" "$T/out"

@@ -3,7 +3,9 @@
  * Tests for the configuration loader: every file in tests/conf/good must
  * load without errors, every file in tests/conf/bad must fail with the
  * messages its "# expect:" lines name, parsed values and defaults are
- * checked directly, and every key of the table must be in the manual page.
+ * checked directly (the aws, cloudwatch and autoscaling groups included),
+ * and every key of the table must be in the manual page, in the part that
+ * documents its group.
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cloudwatch.h"
 #include "conf.h"
 #include "healthagent.h"
 #include "log.h"
@@ -323,9 +326,234 @@ test_defaults(void)
 	is_dbl(c->sample_interval, 1.0, 1e-9, "default sample_interval");
 	is_str(c->disk_path, "/", "default disk_path");
 	is_int(c->log_level, LOG_LEVEL_INFO, "default log_level");
+	is_str(c->state_dir, HEALTHAGENT_STATE_DIR, "default state_dir");
 	is_int(c->n_checks, 0, "no checks");
 	is_str(c->path, "empty", "path is the name");
+
+	/* aws { }: "" = discover */
+	is_str(c->aws_region, "", "default aws.region");
+	is_str(c->aws_instance_id, "", "default aws.instance_id");
+	is_str(c->aws_availability_zone, "", "default aws.availability_zone");
+	is_str(c->aws_instance_type, "", "default aws.instance_type");
+	is_str(c->aws_autoscaling_group, "", "default aws.autoscaling_group");
+	is_str(c->aws_profile, "", "default aws.profile");
+	is_str(c->aws_imds_endpoint, "", "default aws.imds_endpoint");
+	is_str(c->aws_endpoint_url, "", "default aws.endpoint_url");
+	is_str(c->aws_cloudwatch_endpoint, "", "default cloudwatch_endpoint");
+	is_str(c->aws_autoscaling_endpoint, "", "default autoscaling_endpoint");
+	is_int(c->aws_max_attempts, 3, "default aws.max_attempts");
+	is_dbl(c->aws_timeout, 10, 1e-9, "default aws.timeout");
+
+	/* cloudwatch { } */
+	ok(c->cw_enabled, "cloudwatch enabled by default");
+	is_str(c->cw_namespace, "HealthAgent", "default namespace");
+	is_dbl(c->cw_interval, 60, 1e-9, "default cloudwatch.interval");
+	is_int(c->cw_storage_resolution, 60, "default storage_resolution");
+	is_int(c->n_cw_dimensions, 2, "default: two dimension sets");
+	if (c->n_cw_dimensions == 2) {
+		is_str(c->cw_dimensions[0], "InstanceId", "default dim 0");
+		is_str(c->cw_dimensions[1], "AutoScalingGroupName",
+		    "default dim 1");
+	}
+	is_int(c->n_cw_metrics, CW_METRIC_MAX, "default: every metric");
+	for (size_t i = 0; i < c->n_cw_metrics && i < CW_METRIC_MAX; i++)
+		is_str(c->cw_metrics[i], cloudwatch_metric_names[i],
+		    "default metric %zu", i);
+	is_dbl(c->cw_buffer_seconds, 3600, 1e-9, "default buffer_seconds");
+	ok(c->cw_gzip, "gzip by default");
+
+	/* autoscaling { } */
+	ok(!c->asg_set_instance_health, "set_instance_health off by default");
+	is_dbl(c->asg_confirm_seconds, 60, 1e-9, "default confirm_seconds");
+	ok(!c->asg_dry_run, "dry_run off by default");
+	is_dbl(c->asg_max_unhealthy_percent, 30, 1e-9,
+	    "default max_unhealthy_percent");
+	is_int(c->asg_min_healthy_instances, 1, "default min_healthy");
+	ok(!c->asg_respect_grace_period, "respect_grace_period off");
+	is_dbl(c->asg_recheck_interval, 60, 1e-9, "default recheck_interval");
+	is_int(c->asg_restart_argc, 0, "no restart_command by default");
+	ok(c->asg_restart_argv[0] == NULL, "restart argv empty");
+	is_int(c->asg_restart_attempts, 3, "default restart_attempts");
+	is_dbl(c->asg_restart_window, 600, 1e-9, "default restart_window");
+	is_dbl(c->asg_restart_timeout, 60, 1e-9, "default restart_timeout");
 	conf_free(c);
+}
+
+static void
+test_aws_values(void)
+{
+	struct conf *c = load_top("tests/conf/good/aws.conf");
+
+	if (!ok(c != NULL, "aws.conf loads"))
+		return;
+	is_str(c->state_dir, "/var/lib/healthagent", "state_dir");
+	is_str(c->aws_region, "eu-west-1", "region");
+	is_str(c->aws_instance_id, "", "explicit \"\" instance_id");
+	is_str(c->aws_availability_zone, "eu-west-1b", "availability_zone");
+	is_str(c->aws_instance_type, "m6i.2xlarge", "instance_type");
+	is_str(c->aws_autoscaling_group, "web-prod-asg", "autoscaling_group");
+	is_str(c->aws_profile, "healthagent", "profile");
+	is_str(c->aws_imds_endpoint, "http://[fd00:ec2::254]",
+	    "v6 imds_endpoint");
+	ok(strncmp(c->aws_endpoint_url, "https://vpce-", 13) == 0,
+	    "endpoint_url");
+	is_str(c->aws_cloudwatch_endpoint,
+	    "https://monitoring.eu-west-1.amazonaws.com",
+	    "cloudwatch_endpoint");
+	is_str(c->aws_autoscaling_endpoint,
+	    "https://autoscaling.eu-west-1.amazonaws.com:443/",
+	    "autoscaling_endpoint with port and /");
+	is_int(c->aws_max_attempts, 5, "max_attempts");
+	is_dbl(c->aws_timeout, 2.5, 1e-9, "aws timeout");
+
+	ok(c->cw_enabled, "enabled");
+	is_str(c->cw_namespace, "MyApp/Health", "namespace");
+	is_dbl(c->cw_interval, 30, 1e-9, "cloudwatch interval");
+	is_int(c->cw_storage_resolution, 1, "high resolution");
+	is_int(c->n_cw_dimensions, 1, "one dimension set");
+	is_str(c->cw_dimensions[0], "AutoScalingGroupName", "group only");
+	is_int(c->n_cw_metrics, 4, "4 metrics");
+	if (c->n_cw_metrics == 4) {
+		is_str(c->cw_metrics[0], "healthy", "metric 0");
+		is_str(c->cw_metrics[3], "self_eviction_refused", "metric 3");
+	}
+	is_dbl(c->cw_buffer_seconds, 7200, 1e-9, "buffer_seconds");
+	ok(!c->cw_gzip, "gzip off");
+
+	ok(c->asg_set_instance_health, "set_instance_health");
+	is_dbl(c->asg_confirm_seconds, 90, 1e-9, "confirm_seconds");
+	ok(c->asg_dry_run, "dry_run");
+	is_dbl(c->asg_max_unhealthy_percent, 25.5, 1e-9,
+	    "max_unhealthy_percent decimal");
+	is_int(c->asg_min_healthy_instances, 2, "min_healthy_instances");
+	ok(c->asg_respect_grace_period, "respect_grace_period");
+	is_dbl(c->asg_recheck_interval, 120, 1e-9, "recheck_interval");
+	is_int(c->asg_restart_argc, 3, "restart argc");
+	is_str(c->asg_restart_argv[0], "/bin/sh", "restart argv0");
+	is_str(c->asg_restart_argv[2], "systemctl restart app",
+	    "restart argv2");
+	ok(c->asg_restart_argv[3] == NULL, "restart argv NULL-terminated");
+	is_int(c->asg_restart_attempts, 2, "restart_attempts");
+	is_dbl(c->asg_restart_window, 900, 1e-9, "restart_window");
+	is_dbl(c->asg_restart_timeout, 45, 1e-9, "restart_timeout");
+	is_int(c->n_checks, 2, "aws.conf checks");
+	conf_free(c);
+}
+
+/* Load text; expect success, or one error containing want. */
+static void
+one(const char *text, const char *want)
+{
+	struct conf_errors errs = {0};
+	struct conf *c = conf_load_string(text, "t.conf", NULL, &errs);
+
+	if (want == NULL)
+		ok(c != NULL && errs.n == 0, "accepted: %s%s%s", text,
+		    errs.n ? " -- " : "", errs.n ? errs.msgs[0] : "");
+	else
+		ok(c == NULL && errs.n == 1 &&
+		        strstr(errs.msgs[0], want) != NULL,
+		    "rejected: %s -- %s", text,
+		    errs.n ? errs.msgs[0] : "(no error)");
+	conf_free(c);
+	conf_errors_free(&errs);
+}
+
+static void
+test_aws_syntax(void)
+{
+	/* regions */
+	one("aws = { region = \"us-east-1\"; };", NULL);
+	one("aws = { region = \"us-gov-west-1\"; };", NULL);
+	one("aws = { region = \"ap-southeast-12\"; };", NULL);
+	one("aws = { region = \"\"; };", NULL);
+	one("aws = { region = \"us-east-1a\"; };", "not a region name");
+	one("aws = { region = \"useast-1\"; };", "not a region name");
+	one("aws = { region = \"us-east\"; };", "not a region name");
+	one("aws = { region = \"u-east-1\"; };", "not a region name");
+	one("aws = { region = \"us--east-1\"; };", "not a region name");
+	one("aws = { region = \"us-east-1-\"; };", "not a region name");
+	one("aws = { region = \"us-east-1 \"; };", "not a region name");
+	/* instance ids: 8 or 17 hex digits */
+	one("aws = { instance_id = \"i-0123abcd\"; };", NULL);
+	one("aws = { instance_id = \"i-0123456789abcdef0\"; };", NULL);
+	one("aws = { instance_id = \"i-0123abc\"; };", "not an instance id");
+	one("aws = { instance_id = \"i-0123456789abcdef01\"; };",
+	    "is too long");
+	one("aws = { instance_id = \"i-0123ABCD\"; };", "not an instance id");
+	one("aws = { instance_id = \"x-0123abcd\"; };", "not an instance id");
+	/* availability zones */
+	one("aws = { availability_zone = \"us-west-2-lax-1a\"; };", NULL);
+	one("aws = { region = \"us-west-2\"; "
+	    "availability_zone = \"us-west-2-lax-1a\"; };",
+	    NULL);
+	one("aws = { region = \"us-west-2\"; "
+	    "availability_zone = \"us-west-20a\"; };",
+	    "is not in region \"us-west-2\"");
+	one("aws = { availability_zone = \"us-east-1-\"; };",
+	    "not an Availability Zone");
+	/* instance types */
+	one("aws = { instance_type = \"u-6tb1.metal\"; };", NULL);
+	one("aws = { instance_type = \"m5.\"; };", "not an instance type");
+	one("aws = { instance_type = \"M5.large\"; };", "not an instance type");
+	/* endpoints */
+	one("aws = { endpoint_url = \"http://127.0.0.1:5000\"; };", NULL);
+	one("aws = { cloudwatch_endpoint = \"http://[::1]:5000/\"; };", NULL);
+	one("aws = { endpoint_url = \"127.0.0.1:5000\"; };",
+	    "must start with http:// or https://");
+	one("aws = { endpoint_url = \"http://u:p@127.0.0.1/\"; };",
+	    "credentials in the url");
+	one("aws = { imds_endpoint = \"http://127.0.0.1/#x\"; };",
+	    "must not have a query or fragment");
+	one("aws = { profile = \"a[b]\"; };", "not a profile name");
+	one("aws = { max_attempts = 10; timeout = 60; };", NULL);
+	one("aws = { max_attempts = 11; };", "(must be 1..10)");
+	one("aws = { timeout = 60.5; };", "(must be 0.5..60)");
+	one("aws = 5;", "aws: must be a group { ... }, not an integer");
+
+	/* cloudwatch */
+	one("cloudwatch = { namespace = \"AWS\"; };", NULL);
+	one("cloudwatch = { namespace = \"aws/x\"; };", NULL);
+	one("cloudwatch = { namespace = \"\"; };", "must not be empty");
+	one("cloudwatch = { namespace = \"   \"; };", "must not be blank");
+	one("cloudwatch = { namespace = \"caf\xc3\xa9\"; };",
+	    "must be printable ASCII");
+	one("cloudwatch = { namespace = \"a\\tb\"; };",
+	    "contains control characters");
+	one("cloudwatch = { storage_resolution = 1; };", NULL);
+	one("cloudwatch = { storage_resolution = 0; };", "(must be 1..60)");
+	one("cloudwatch = { storage_resolution = 59; };",
+	    "59 is not allowed (must be 1 or 60)");
+	one("cloudwatch = { interval = 5; };", NULL);
+	one("cloudwatch = { interval = 86401; };", "(must be 1..86400)");
+	one("cloudwatch = { interval = 7200; };",
+	    "interval: 7200 is more than buffer_seconds 3600");
+	one("cloudwatch = { interval = 7200; buffer_seconds = 7200; };", NULL);
+	one("cloudwatch = { buffer_seconds = 604801; };",
+	    "(must be 60..604800)");
+	one("cloudwatch = { dimensions = [\"InstanceId\"]; };", NULL);
+	one("cloudwatch = { dimensions = \"InstanceId\"; };",
+	    "must be an array [ ... ] of strings, not a string");
+	one("cloudwatch = { metrics = []; };",
+	    "has 0 elements (must be 1..16)");
+	one("cloudwatch = { enabled = false; };", NULL);
+
+	/* autoscaling */
+	one("autoscaling = { restart_command = []; };", NULL);
+	one("autoscaling = { restart_command = [\"/\"]; };",
+	    "\"/\" is not a regular file");
+	one("autoscaling = { max_unhealthy_percent = 0; "
+	    "min_healthy_instances = 0; confirm_seconds = 0; };",
+	    NULL);
+	one("autoscaling = { min_healthy_instances = 10001; };",
+	    "(must be 0..10000)");
+	one("autoscaling = { recheck_interval = 0; };", "(must be 1..86400)");
+	one("autoscaling = { restart_window = 0.5; };", "(must be 1..86400)");
+	one("autoscaling = { restart_timeout = 3601; };",
+	    "(must be 0.1..3600)");
+	one("autoscaling = { dry_run = 1; };", "must be true or false");
+	one("agent = { state_dir = \"\"; };", "must not be empty");
+	one("agent = { state_dir = \"/tmp/ha-state\"; };", NULL);
 }
 
 static void
@@ -553,12 +781,27 @@ test_man(void)
 	if (!ok(man != NULL, "read %s", path))
 		return;
 	for (i = 0; (name = conf_key_name(i, &sect)) != NULL; i++) {
-		char want[128];
+		char want[128], head[128];
+		const char *from, *to;
 
-		/* keys are documented as ".It Ic name" */
+		/* keys are documented as ".It Ic name", in the part of the
+		 * page about their group: from ".Ss The <group> group" to the
+		 * next .Ss (checks: anywhere after ".Ss The checks list") */
+		if (strcmp(sect, "check") == 0)
+			snprintf(head, sizeof(head), "\n.Ss The checks list\n");
+		else
+			snprintf(head, sizeof(head), "\n.Ss The %s group\n",
+			    sect);
+		from = strstr(man, head);
+		to = NULL;
+		if (from != NULL && strcmp(sect, "check") != 0)
+			to = strstr(from + 1, "\n.Ss ");
+		if (from != NULL && to == NULL)
+			to = from + strlen(from);
 		snprintf(want, sizeof(want), "\n.It Ic %s ", name);
-		ok(strstr(man, want) != NULL, "man page documents %s.%s", sect,
-		    name);
+		from = from != NULL ? strstr(from, want) : NULL;
+		ok(from != NULL && from < to,
+		    "man page documents %s.%s in its section", sect, name);
 	}
 	ok(i > 30, "key table has %zu keys", i);
 	free(man);
@@ -567,6 +810,12 @@ test_man(void)
 
 	ok(c != NULL, "etc/healthagent.conf loads without errors");
 	ok(c != NULL && c->n_checks >= 2, "etc/healthagent.conf has checks");
+	ok(c != NULL && c->cw_enabled,
+	    "etc/healthagent.conf: cloudwatch enabled (the default)");
+	ok(c != NULL && !c->asg_set_instance_health,
+	    "etc/healthagent.conf: set_instance_health off");
+	ok(c != NULL && c->n_cw_metrics == CW_METRIC_MAX,
+	    "etc/healthagent.conf: all metrics");
 	conf_free(c);
 }
 
@@ -581,6 +830,8 @@ main(void)
 	test_issue_sample();
 	test_sample_values();
 	test_defaults();
+	test_aws_values();
+	test_aws_syntax();
 	test_forms();
 	test_ipv6_include();
 	test_status_allowed();

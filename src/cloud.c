@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Wiring of the AWS modules. The identity comes from the config where set,
+ * else from IMDS once it answers; the region then goes to the Query client,
+ * the instance id to Auto Scaling (which finds the group) and both to
+ * CloudWatch (for the dimensions). Until then metrics are folded and queued,
+ * and self-healing waits: nothing is lost and nothing blocks.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asg.h"
+#include "aws.h"
+#include "cloud.h"
+#include "cloudwatch.h"
+#include "creds.h"
+#include "imds.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct cloud {
+	struct ev *ev;
+	struct httpc *hc;
+	struct imds *imds;
+	struct creds *creds;
+	struct aws *aws;
+	struct cloudwatch *cw;
+	struct asg *asg;
+	char instance_id[64];
+	char region[64];
+	char *group;
+	bool identity_known;
+	/* What the current clients were built from, to see a reload's effect.
+	 */
+	char *built_from;
+};
+
+/* The config keys the clients are built from, as one comparable string. */
+static char *
+client_key(const struct conf *c)
+{
+	return xasprintf("%s|%s|%s|%s|%s|%s|%s|%s|%d|%g", c->aws_region,
+	    c->aws_instance_id, c->aws_autoscaling_group, c->aws_profile,
+	    c->aws_imds_endpoint, c->aws_endpoint_url,
+	    c->aws_cloudwatch_endpoint, c->aws_autoscaling_endpoint,
+	    c->aws_max_attempts, c->aws_timeout);
+}
+
+static void
+group_found_cb(const char *group, void *arg)
+{
+	struct cloud *cl = arg;
+
+	free(cl->group);
+	cl->group = group != NULL ? xstrdup(group) : NULL;
+	if (group != NULL)
+		log_notice("instance %s is in Auto Scaling group %s",
+		    cl->instance_id, group);
+	else
+		log_notice("instance %s is not in an Auto Scaling group",
+		    cl->instance_id);
+	if (cl->cw != NULL)
+		cloudwatch_set_identity(cl->cw, cl->instance_id, cl->group);
+}
+
+static void
+identity_ready(struct cloud *cl)
+{
+	cl->identity_known = true;
+	aws_set_region(cl->aws, cl->region);
+	log_notice("identity: instance %s in %s", cl->instance_id, cl->region);
+	/* Publish per-instance series at once; the group-level series
+	 * starts when the group lookup answers, which may never happen
+	 * (no permission, not in a group). */
+	if (cl->cw != NULL)
+		cloudwatch_set_identity(cl->cw, cl->instance_id, NULL);
+	asg_set_identity(cl->asg, cl->instance_id, group_found_cb, cl);
+}
+
+static void
+imds_identity_cb(void *arg)
+{
+	struct cloud *cl = arg;
+	const struct imds_identity *id = imds_identity(cl->imds);
+
+	if (cl->identity_known)
+		return;
+	if (cl->instance_id[0] == '\0')
+		snprintf(cl->instance_id, sizeof(cl->instance_id), "%s",
+		    id->instance_id);
+	if (cl->region[0] == '\0')
+		snprintf(cl->region, sizeof(cl->region), "%s", id->region);
+	identity_ready(cl);
+}
+
+static void
+build(struct cloud *cl, const struct conf *c)
+{
+	struct aws_opts o = {
+	    .region = c->aws_region,
+	    .endpoint_url = c->aws_endpoint_url,
+	    .max_attempts = c->aws_max_attempts,
+	    .timeout_ms = (long)util_sec_to_ms(c->aws_timeout),
+	};
+
+	o.endpoints[AWS_SVC_CLOUDWATCH] = c->aws_cloudwatch_endpoint;
+	o.endpoints[AWS_SVC_AUTOSCALING] = c->aws_autoscaling_endpoint;
+	cl->imds = imds_new(cl->ev, cl->hc, c->aws_imds_endpoint);
+	cl->creds = creds_new(cl->ev, cl->hc, cl->imds, c->aws_profile);
+	cl->aws = aws_new(cl->ev, cl->hc, cl->creds, &o);
+	cl->cw = c->cw_enabled ? cloudwatch_new(cl->ev, cl->aws, c) : NULL;
+	cl->asg = asg_new(cl->ev, cl->aws, cl->cw, c);
+	cl->built_from = client_key(c);
+	cl->identity_known = false;
+	snprintf(cl->instance_id, sizeof(cl->instance_id), "%s",
+	    c->aws_instance_id);
+	snprintf(cl->region, sizeof(cl->region), "%s", c->aws_region);
+	/* Configured identity needs no IMDS; otherwise wait for it. */
+	if (cl->instance_id[0] != '\0' && cl->region[0] != '\0')
+		identity_ready(cl);
+	else if (imds_enabled(cl->imds))
+		imds_on_identity(cl->imds, imds_identity_cb, cl);
+	else
+		log_warn("IMDS is disabled and aws.instance_id/aws.region are "
+		         "not both set: CloudWatch and Auto Scaling stay idle");
+}
+
+static void
+teardown(struct cloud *cl)
+{
+	asg_free(cl->asg);
+	cloudwatch_free(cl->cw);
+	aws_free(cl->aws);
+	creds_free(cl->creds);
+	imds_free(cl->imds);
+	free(cl->built_from);
+	free(cl->group);
+	cl->asg = NULL;
+	cl->cw = NULL;
+	cl->aws = NULL;
+	cl->creds = NULL;
+	cl->imds = NULL;
+	cl->built_from = NULL;
+	cl->group = NULL;
+}
+
+struct cloud *
+cloud_new(struct ev *ev, struct httpc *hc, const struct conf *c)
+{
+	struct cloud *cl = xcalloc(1, sizeof(*cl));
+
+	cl->ev = ev;
+	cl->hc = hc;
+	build(cl, c);
+	return cl;
+}
+
+void
+cloud_free(struct cloud *cl)
+{
+	if (cl == NULL)
+		return;
+	teardown(cl);
+	free(cl);
+}
+
+void
+cloud_reconfigure(struct cloud *cl, const struct conf *c)
+{
+	char *key = client_key(c);
+	bool same = strcmp(key, cl->built_from) == 0;
+
+	free(key);
+	if (!same) {
+		/* Endpoints, region, profile or identity changed: the queued
+		 * datums were meant for the old destination and identity, so
+		 * they go with the old clients, and the log says how many. */
+		log_notice("aws settings changed: rebuilding the AWS clients%s",
+		    cl->cw != NULL ? "; metrics queued for the old settings "
+		                     "are discarded (see the count below)"
+		                   : "");
+		if (cl->cw != NULL) {
+			json_object *st = json_object_new_object(), *cw, *q;
+
+			cloudwatch_status(cl->cw, st);
+			if (json_object_object_get_ex(st, "cloudwatch", &cw) &&
+			    json_object_object_get_ex(cw, "queued", &q))
+				log_warn("discarded %lld queued datums",
+				    (long long)json_object_get_int64(q));
+			json_object_put(st);
+		}
+		teardown(cl);
+		build(cl, c);
+		return;
+	}
+	if (c->cw_enabled && cl->cw == NULL) {
+		cl->cw = cloudwatch_new(cl->ev, cl->aws, c);
+		if (cl->identity_known)
+			cloudwatch_set_identity(cl->cw, cl->instance_id,
+			    cl->group);
+	} else if (!c->cw_enabled && cl->cw != NULL) {
+		cloudwatch_flush(cl->cw);
+		cloudwatch_free(cl->cw);
+		cl->cw = NULL;
+	} else if (cl->cw != NULL) {
+		cloudwatch_reconfigure(cl->cw, c);
+	}
+	asg_reconfigure(cl->asg, c);
+}
+
+void
+cloud_tick(struct cloud *cl, const struct sample *s, const struct health *h,
+    mono_ms now, int64_t wall_ms)
+{
+	if (cl->cw != NULL)
+		cloudwatch_observe(cl->cw, s, h, wall_ms);
+	asg_observe(cl->asg, h, now);
+}
+
+void
+cloud_flush(struct cloud *cl)
+{
+	if (cl->cw != NULL)
+		cloudwatch_drain(cl->cw);
+}
+
+void
+cloud_status(const struct cloud *cl, json_object *into)
+{
+	json_object *o = json_object_new_object();
+	const struct aws_creds *cr = creds_get(cl->creds);
+
+	json_object_object_add(o, "instance_id",
+	    json_object_new_string(cl->instance_id));
+	json_object_object_add(o, "region", json_object_new_string(cl->region));
+	json_object_object_add(o, "identity_known",
+	    json_object_new_boolean(cl->identity_known));
+	json_object_object_add(o, "imds",
+	    json_object_new_string(imds_state(cl->imds)));
+	json_object_object_add(o, "credentials",
+	    json_object_new_string(creds_state(cl->creds)));
+	json_object_object_add(o, "credentials_source",
+	    json_object_new_string(
+	        creds_source_names[cr != NULL ? cr->source : CREDS_NONE]));
+	for (int i = 0; i < AWS_SVC_MAX; i++) {
+		const char *ep = aws_endpoint(cl->aws, (enum aws_service)i);
+		char key[64];
+
+		/* No endpoint until the region is known. */
+		snprintf(key, sizeof(key), "%s_endpoint", aws_service_names[i]);
+		json_object_object_add(o, key,
+		    ep != NULL ? json_object_new_string(ep) : NULL);
+	}
+	json_object_object_add(o, "clock_offset_s",
+	    json_object_new_int64(aws_clock_offset(cl->aws)));
+	json_object_object_add(into, "aws", o);
+	if (cl->cw != NULL)
+		cloudwatch_status(cl->cw, into);
+	asg_status(cl->asg, into);
+}
