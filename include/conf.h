@@ -207,6 +207,28 @@ struct conf {
 	/* agent.state_dir: absolute path, default "/var/lib/healthagent" */
 	char *state_dir;
 
+	/* aws { } endpoints for the services of the lifecycle work */
+	char *aws_ec2_endpoint; /* like AWS_ENDPOINT_URL_EC2 */
+	char *aws_sns_endpoint; /* like AWS_ENDPOINT_URL_SNS */
+
+	/* lifecycle { } */
+	char *lc_launch_hook;         /* "" = no launch hook */
+	char *lc_terminate_hook;      /* "" = no terminate hook */
+	double lc_launch_timeout;     /* ABANDON after this, default 600 */
+	double lc_heartbeat_interval; /* heartbeat a held hook, default 60 */
+	double lc_watch_interval;     /* IMDS poll for termination, default 5 */
+	bool lc_rebalance_drain;      /* rebalance = "drain" (else "report") */
+	bool lc_watch_spot;           /* spot = true (default) */
+	char *lc_drain_argv[CONF_MAX_ARGV + 1]; /* drain_command */
+	size_t lc_drain_argc;
+	double lc_drain_timeout; /* drain_command timeout, default 60 */
+
+	/* notify { } */
+	char *sns_topic_arn; /* "" = no notifications */
+
+	/* eip { } */
+	char *eip_allocation_id; /* "" = none */
+
 	struct conf_check *checks;
 	size_t n_checks;
 };

@@ -1,13 +1,19 @@
 #!/bin/bash
 # Build healthagent and run it against the sample app (tests/fakeapp) on
 # loopback, showing /health and `healthagent status` as the app fails and
-# recovers. No AWS endpoint is contacted (AWS_EC2_METADATA_DISABLED=true).
-# DEMO_KEEP=1 leaves the agent and the app running at the end.
+# recovers. Off EC2 it stands up the embedded demo backends on loopback:
+# the project's IMDSv2 emulator (tests/imds_emulator.py) and, when
+# moto_server is installed, a local AWS API for CloudWatch and Auto
+# Scaling; without moto, IMDS is disabled and CloudWatch is off. Nothing is
+# ever sent to a real AWS endpoint or to 169.254.169.254.
+# DEMO_KEEP=1 leaves everything running at the end.
 set -eu
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 B=${BUILD_DIR:-$SRC/build-demo}
-export AWS_EC2_METADATA_DISABLED=true
+# Never reach a real AWS endpoint or the real IMDS from the demo.
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+export AWS_SHARED_CREDENTIALS_FILE=/nonexistent/healthagent-demo AWS_CONFIG_FILE=/nonexistent/healthagent-demo
 
 scripts/deps-debian.sh
 [ -x configure ] || ./autogen.sh
@@ -22,7 +28,7 @@ APP_PORT=${APP_PORT:-18080}
 PORT=${PORT:-18099}
 cleanup() {
 	if [ "${DEMO_KEEP:-0}" != 1 ]; then
-		kill "${AGENT:-}" "${APP:-}" 2>/dev/null || true
+		kill "${AGENT:-}" "${APP:-}" "${MOTO:-}" "${IMDS:-}" 2>/dev/null || true
 		wait 2>/dev/null || true
 		rm -rf "$D"
 	fi
@@ -31,10 +37,32 @@ trap cleanup EXIT
 
 "$B/tests/fakeapp" --port "$APP_PORT" --pidfile "$D/app.pid" >"$D/app.log" 2>&1 &
 APP=$!
+AWS_CONF='cloudwatch: { enabled = false; };'
+if command -v moto_server >/dev/null 2>&1; then
+	MOTO_PORT=${MOTO_PORT:-15000}
+	moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$D/moto.log" 2>&1 &
+	MOTO=$!
+	python3 tests/imds_emulator.py --port-file "$D/imds.port" \
+	    --set '{"instance_id": "i-0123456789abcdef0", "region": "us-east-1"}' \
+	    >"$D/imds.log" 2>&1 &
+	IMDS=$!
+	for _ in $(seq 100); do
+		[ -s "$D/imds.port" ] && curl -s "http://127.0.0.1:$MOTO_PORT/" >/dev/null && break
+		sleep 0.1
+	done
+	export AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(cat "$D/imds.port")"
+	export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+	AWS_CONF='cloudwatch: { interval = 5; storage_resolution = 1; };'
+	echo "demo backends: IMDSv2 emulator on $AWS_EC2_METADATA_SERVICE_ENDPOINT, moto on $AWS_ENDPOINT_URL"
+else
+	export AWS_EC2_METADATA_DISABLED=true
+	echo "moto_server not installed: IMDS disabled, CloudWatch off"
+fi
 cat >"$D/healthagent.conf" <<CONF
 health: { listen = "127.0.0.1:$PORT"; path = "/health"; start_grace = 10;
           drain_seconds = 2; };
-agent: { socket = "$D/healthagent.sock"; };
+agent: { socket = "$D/healthagent.sock"; state_dir = "$D/state"; };
+$AWS_CONF
 checks = (
   { name = "app"; type = "process"; pidfile = "$D/app.pid"; interval = 1.0; rise = 2; },
   { name = "web"; type = "http"; url = "http://127.0.0.1:$APP_PORT/healthz";
@@ -87,6 +115,22 @@ echo "== restarting the app: healthy again after rise=2 successes"
 APP=$!
 until_state degraded
 show
+if [ -n "${MOTO:-}" ]; then
+	echo
+	echo "== metrics the agent published to the local CloudWatch (moto)"
+	sleep 12
+	python3 - "$AWS_ENDPOINT_URL" <<'PY' || true
+import sys, boto3
+cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="demo", aws_secret_access_key="demo")
+seen = set()
+for m in cw.list_metrics(Namespace="HealthAgent")["Metrics"]:
+    dims = ", ".join(sorted("%s=%s" % (d["Name"], d["Value"]) for d in m["Dimensions"]))
+    seen.add((m["MetricName"], dims))
+for name, dims in sorted(seen):
+    print("  %-22s %s" % (name, dims))
+PY
+fi
 echo
 echo "== agent log"
 sed 's/^<[0-9]>//' "$D/agent.log"
