@@ -32,6 +32,12 @@ int util_parse_hostport(const char *s, bool numeric,
     struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen);
 /* Format a sockaddr as "host:port" or "[v6]:port". */
 void util_format_addr(const struct sockaddr *sa, char *buf, size_t len);
+/*
+ * Capped exponential backoff with jitter: min doubled per attempt (1 is the
+ * first retry) up to max, then 80..100% of that, so that a fleet does not
+ * retry in step. Uses random(), which the daemon seeds per process.
+ */
+mono_ms util_backoff(mono_ms min, mono_ms max, unsigned attempt);
 /* Set O_NONBLOCK and FD_CLOEXEC. */
 int util_set_nonblock(int fd);
 /* Copy a string, always NUL-terminating; returns strlen(src). */

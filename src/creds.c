@@ -110,8 +110,6 @@ struct creds {
 	bool dying;
 };
 
-static unsigned rnd_state;
-
 void
 creds_set_tuning(const struct creds_tuning *t)
 {
@@ -142,31 +140,6 @@ creds_get_tuning(struct creds_tuning *t)
 		t->advisory_s = 0;
 	if (t->timeout_ms <= 0)
 		t->timeout_ms = 2000;
-}
-
-static unsigned
-rnd(void)
-{
-	if (rnd_state == 0)
-		rnd_state =
-		    (unsigned)(util_now_us() ^ ((uint64_t)getpid() << 8)) | 1u;
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return rnd_state;
-}
-
-/* Doubling from min to max per attempt; 80..100% of that. */
-static mono_ms
-backoff(const struct creds_tuning *t, unsigned attempt)
-{
-	mono_ms base = t->backoff_min_ms;
-
-	for (unsigned i = 1; i < attempt && base < t->backoff_max_ms; i++)
-		base *= 2;
-	if (base > t->backoff_max_ms)
-		base = t->backoff_max_ms;
-	return base - rnd() % (base / 5 + 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -748,7 +721,10 @@ schedule_refresh(struct creds *c)
 	if (remaining <= 0) {
 		/* IMDS served expired credentials: use them, ask again. */
 		c->stale_attempt++;
-		schedule(c, backoff(&c->tun, c->stale_attempt), false);
+		schedule(c,
+		    util_backoff(c->tun.backoff_min_ms, c->tun.backoff_max_ms,
+		        c->stale_attempt),
+		    false);
 		return;
 	}
 	c->stale_attempt = 0;
@@ -819,7 +795,8 @@ finish_err(struct creds *c, const char *err)
 	util_strlcpy(c->last_error, err, sizeof(c->last_error));
 	c->last_error_at = util_now_ms();
 	c->fail_attempt++;
-	delay = backoff(&c->tun, c->fail_attempt);
+	delay = util_backoff(c->tun.backoff_min_ms, c->tun.backoff_max_ms,
+	    c->fail_attempt);
 	if (!c->logged_fail) {
 		/* Once per episode; the retries are debug noise. */
 		c->logged_fail = true;
@@ -1242,8 +1219,9 @@ resolve(struct creds *c)
 	ev_timer_disarm(c->timer);
 	if (c->from_invalidate) {
 		c->inval_attempt++;
-		c->inval_not_before =
-		    util_now_ms() + backoff(&c->tun, c->inval_attempt);
+		c->inval_not_before = util_now_ms() +
+		    util_backoff(c->tun.backoff_min_ms, c->tun.backoff_max_ms,
+		        c->inval_attempt);
 	}
 
 	rc = from_env(&nc, err, sizeof(err));

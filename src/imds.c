@@ -119,8 +119,6 @@ struct imds {
 	bool dying; /* imds_free() from a callback */
 };
 
-static unsigned rnd_state;
-
 void
 imds_set_tuning(const struct imds_tuning *t)
 {
@@ -151,32 +149,6 @@ imds_get_tuning(struct imds_tuning *t)
 		t->backoff_min_ms = 1;
 	if (t->backoff_max_ms < t->backoff_min_ms)
 		t->backoff_max_ms = t->backoff_min_ms;
-}
-
-static unsigned
-rnd(void)
-{
-	/* xorshift32; jitter only needs to differ between instances */
-	if (rnd_state == 0)
-		rnd_state =
-		    (unsigned)(util_now_us() ^ ((uint64_t)getpid() << 16)) | 1u;
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return rnd_state;
-}
-
-/* base doubles per attempt from min to max; the delay is 80..100% of it. */
-static mono_ms
-backoff(const struct imds_tuning *t, unsigned attempt)
-{
-	mono_ms base = t->backoff_min_ms;
-
-	for (unsigned i = 1; i < attempt && base < t->backoff_max_ms; i++)
-		base *= 2;
-	if (base > t->backoff_max_ms)
-		base = t->backoff_max_ms;
-	return base - rnd() % (base / 5 + 1);
 }
 
 static bool
@@ -763,7 +735,8 @@ id_round_end(struct imds *m)
 	m->failing_transport = m->round_transport;
 	util_strlcpy(m->last_error, m->round_err, sizeof(m->last_error));
 	m->attempt++;
-	delay = backoff(&m->tun, m->attempt);
+	delay = util_backoff(m->tun.backoff_min_ms, m->tun.backoff_max_ms,
+	    m->attempt);
 	m->retry_at = now + delay;
 	ev_timer_arm(m->retry_timer, delay);
 	kind = m->round_transport ? 1 : 2;

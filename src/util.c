@@ -171,6 +171,18 @@ util_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
+mono_ms
+util_backoff(mono_ms min, mono_ms max, unsigned attempt)
+{
+	mono_ms base = min > 0 ? min : 1;
+
+	for (unsigned i = 1; i < attempt && base < max; i++)
+		base *= 2;
+	if (base > max)
+		base = max;
+	return base - (mono_ms)random() % (base / 5 + 1);
+}
+
 int
 util_set_nonblock(int fd)
 {
