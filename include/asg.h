@@ -75,6 +75,16 @@ void asg_set_identity(struct asg *a, const char *instance_id,
     void (*cb)(const char *group, void *arg), void *arg);
 /* The group, or NULL while unknown or not in one. */
 const char *asg_group(const struct asg *a);
+
+/* What the self-healing did, for notifications. */
+enum asg_event {
+	ASG_EVENT_EVICTED, /* SetInstanceHealth Unhealthy was accepted */
+	ASG_EVENT_REFUSED, /* the first refusal of an unhealthy episode */
+};
+
+/* Call cb(event, why, arg) on each of those events. */
+void asg_on_event(struct asg *a,
+    void (*cb)(enum asg_event ev, const char *why, void *arg), void *arg);
 /* Feed the verdict; call on every tick and transition. */
 void asg_observe(struct asg *a, const struct health *h, mono_ms now);
 /* Add "autoscaling": {enabled, dry_run, group, instance_id, eviction,

@@ -10,11 +10,23 @@
  *
  * Endpoints, first non-empty wins (aws_resolve_endpoint):
  *   1. the per-service config key (cloudwatch_endpoint, ...),
- *   2. $AWS_ENDPOINT_URL_CLOUDWATCH / $AWS_ENDPOINT_URL_AUTO_SCALING,
+ *   2. $AWS_ENDPOINT_URL_CLOUDWATCH / $AWS_ENDPOINT_URL_AUTO_SCALING /
+ *      $AWS_ENDPOINT_URL_EC2 / $AWS_ENDPOINT_URL_SNS,
  *   3. the config key aws.endpoint_url,
  *   4. $AWS_ENDPOINT_URL,
- *   5. https://monitoring.<region>.amazonaws.com (autoscaling.<region>...;
- *      .amazonaws.com.cn for cn-* regions).
+ *   5. https://monitoring.<region>.amazonaws.com (autoscaling., ec2.,
+ *      sns.<region>...; .amazonaws.com.cn for cn-* regions).
+ *
+ * Protocols: CloudWatch, Auto Scaling and SNS speak awsQuery, EC2 the ec2
+ * protocol. Both take the same form-encoded POST (EC2 lists are "Name.N",
+ * without ".member"; that is up to the caller). Their error replies differ:
+ *   awsQuery: <ErrorResponse><Error><Type/><Code/><Message/></Error>
+ *             <RequestId/></ErrorResponse>
+ *   ec2:      <Response><Errors><Error><Code/><Message/></Error></Errors>
+ *             <RequestID/></Response>
+ * and so do the request ids of successful replies
+ * (<ResponseMetadata><RequestId/> against a top-level <requestId/>);
+ * aws_parse_error() and aws_parse_request_id() read both.
  * More specific beats less specific; at the same specificity the config
  * file beats the environment, because the config is the operator's
  * explicit choice for this host while the environment may be inherited
@@ -49,6 +61,8 @@
 enum aws_service {
 	AWS_SVC_CLOUDWATCH,  /* signing name "monitoring", 2010-08-01 */
 	AWS_SVC_AUTOSCALING, /* signing name "autoscaling", 2011-01-01 */
+	AWS_SVC_EC2,         /* signing name "ec2", 2016-11-15, ec2 protocol */
+	AWS_SVC_SNS,         /* signing name "sns", 2010-03-31 */
 	AWS_SVC_MAX
 };
 
@@ -82,6 +96,9 @@ struct aws_result {
 	int attempts;
 	bool throttled;  /* the last error was throttling */
 	bool auth_error; /* the credentials were rejected */
+	/* The request id of the last reply (x-amzn-RequestId, else from the
+	 * XML), "" if none; for logs and support cases. */
+	char request_id[80];
 };
 
 typedef void (*aws_done_cb)(const struct aws_result *r, void *arg);
@@ -102,7 +119,9 @@ struct aws_params *aws_params_new(void);
 void aws_params_add(struct aws_params *p, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void aws_params_free(struct aws_params *p);
-/* The form body "Action=...&Version=...&k=v..." (for tests). */
+/* The form body "Action=...&Version=...&k=v..." (for tests), encoded as
+ * botocore does: "_.-~" and alphanumerics as is, space as "+", the rest
+ * %XX. */
 char *aws_params_encode(const struct aws_params *p, const char *action,
     const char *version, size_t *len);
 
@@ -110,6 +129,13 @@ char *aws_params_encode(const struct aws_params *p, const char *action,
  * or no credentials are known yet (the callback is then not called). */
 struct aws_call *aws_query(struct aws *a, enum aws_service s,
     const char *action, struct aws_params *p, aws_done_cb cb, void *arg);
+/* The same, signed for and sent to region instead of the client's (NULL
+ * or "" = the client's): for resources that live in another region, such
+ * as an SNS topic. The regional default endpoint follows region; an
+ * endpoint override does not. NULL also for a malformed region. */
+struct aws_call *aws_query_region(struct aws *a, const char *region,
+    enum aws_service s, const char *action, struct aws_params *p,
+    aws_done_cb cb, void *arg);
 /* Abort; the callback will not run. NULL is a no-op. */
 void aws_cancel(struct aws_call *c);
 
@@ -140,5 +166,17 @@ char *aws_resolve_endpoint(enum aws_service s, const char *region,
 /* The backoff before the attempt after attempt n (1-based), in ms, for a
  * uniform r in [0,1), before any x-amz-retry-after. */
 long aws_backoff_ms(int n, bool throttling, double r);
+/* Read the code, message and request id of an error reply in the shape of
+ * service s (see the top; each protocol's shape is tried first, then the
+ * other's, so a proxy answering in the wrong dialect is still read).
+ * message and request_id may be NULL. true when a non-empty code was
+ * found; the outputs are "" otherwise. */
+bool aws_parse_error(enum aws_service s, const char *body, size_t len,
+    char *code, size_t codelen, char *message, size_t msglen, char *request_id,
+    size_t idlen);
+/* The request id of a successful reply: ResponseMetadata/RequestId
+ * (awsQuery) or the top-level requestId (ec2). true if found. */
+bool aws_parse_request_id(enum aws_service s, const char *body, size_t len,
+    char *out, size_t outlen);
 
 #endif

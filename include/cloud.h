@@ -27,6 +27,8 @@ void cloud_reconfigure(struct cloud *cl, const struct conf *c);
 /* One sample tick: fold metrics, advance the self-healing logic. */
 void cloud_tick(struct cloud *cl, const struct sample *s,
     const struct health *h, mono_ms now, int64_t wall_ms);
+/* The verdict object changed (a reload built a new one). */
+void cloud_set_health(struct cloud *cl, const struct health *h);
 /* Publish what is queued now (at the start of a drain). */
 void cloud_flush(struct cloud *cl);
 /* Add "aws", "cloudwatch" and "autoscaling" objects to a status document. */

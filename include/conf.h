@@ -256,9 +256,10 @@ const struct conf_check *conf_find_check(const struct conf *c,
 /* Does addr (AF_INET/AF_INET6 sockaddr) match one of the status_allow nets? */
 bool conf_status_allowed(const struct conf *c, const struct sockaddr *addr);
 /* The key table, for documentation tests: the name of the i-th key and its
- * section ("health", "agent", "aws", "cloudwatch", "autoscaling" or
- * "check"); NULL past the end. A name may appear twice (e.g. "min" for
- * process and threshold checks, "timeout" for aws and checks). */
+ * section ("health", "agent", "aws", "cloudwatch", "autoscaling",
+ * "lifecycle", "notify", "eip" or "check"); NULL past the end. A name may
+ * appear twice (e.g. "min" for process and threshold checks, "timeout" for aws
+ * and checks). */
 const char *conf_key_name(size_t i, const char **section);
 
 #endif

@@ -72,6 +72,9 @@ struct asg {
 	struct ev *ev;
 	struct aws *aws;
 	struct cloudwatch *cw;
+	void (*event_cb)(enum asg_event ev, const char *why, void *arg);
+	void *event_arg;
+	bool refusal_told; /* the episode's first refusal was announced */
 
 	/* Copied from the config. */
 	bool enabled;
@@ -751,6 +754,11 @@ refuse(struct asg *a, mono_ms now, const char *fmt, ...)
 	    a->last_refusal, secs(a->recheck));
 	if (a->cw != NULL)
 		cloudwatch_count(a->cw, CW_EVICTION_REFUSED, 1, util_wall_ms());
+	if (!a->refusal_told && a->event_cb != NULL) {
+		/* Once per episode: a recheck every minute is not news. */
+		a->refusal_told = true;
+		a->event_cb(ASG_EVENT_REFUSED, a->last_refusal, a->event_arg);
+	}
 	outcome(a, ASG_OUT_RETRY, now);
 }
 
@@ -870,6 +878,8 @@ evicted_cb(const struct aws_result *r, void *arg)
 	           "group %s; the group will replace this instance",
 	    a->instance_id, a->group);
 	set_action(a, "SetInstanceHealth", now, "accepted");
+	if (a->event_cb != NULL)
+		a->event_cb(ASG_EVENT_EVICTED, a->why, a->event_arg);
 	/* Written after success: a failed call must stay retryable, and a
 	 * crash between the reply and the rename only risks repeating an
 	 * idempotent call. */
@@ -1031,6 +1041,8 @@ run(struct asg *a, mono_ms now)
 
 		act = asg_step(&a->ep, &r, a->unhealthy,
 		    recent_restarts(a, now), now, &wake);
+		if (before == ASG_PHASE_IDLE && a->ep.phase != ASG_PHASE_IDLE)
+			a->refusal_told = false;
 		if (before == ASG_PHASE_IDLE && a->ep.phase != ASG_PHASE_IDLE)
 			log_info("autoscaling: unhealthy episode began (%s); "
 			         "acting after %g s unless it recovers",
@@ -1255,6 +1267,14 @@ asg_set_identity(struct asg *a, const char *instance_id,
 	free(a->instance_id);
 	a->instance_id = xstrdup(instance_id);
 	identify(a);
+}
+
+void
+asg_on_event(struct asg *a,
+    void (*cb)(enum asg_event ev, const char *why, void *arg), void *arg)
+{
+	a->event_cb = cb;
+	a->event_arg = arg;
 }
 
 const char *

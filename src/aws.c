@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The AWS Query client: every call the agent makes to CloudWatch and Auto
- * Scaling goes through here. A call encodes its form body once (gzipped
- * for large CloudWatch bodies), then each attempt signs it afresh with the
- * current credentials and the skew-corrected clock and sends it with
- * httpc. Replies are classified into success, clock skew (one corrected
- * retry), rejected credentials (creds_invalidate, no retry), retryable
- * (standard-mode backoff paid from a token bucket) and final errors; the
- * policy is described in aws.h.
+ * The AWS Query client: every call the agent makes to CloudWatch, Auto
+ * Scaling, EC2 and SNS goes through here. A call encodes its form body once
+ * (gzipped for large CloudWatch bodies), then each attempt signs it afresh with
+ * the current credentials and the skew-corrected clock and sends it with httpc.
+ * Replies are classified into success, clock skew (one corrected retry),
+ * rejected credentials (creds_invalidate, no retry), retryable (standard-mode
+ * backoff paid from a token bucket) and final errors; the policy is described
+ * in aws.h.
  */
 #include "config.h"
 
@@ -49,6 +49,8 @@
 const char *const aws_service_names[AWS_SVC_MAX] = {
     [AWS_SVC_CLOUDWATCH] = "cloudwatch",
     [AWS_SVC_AUTOSCALING] = "autoscaling",
+    [AWS_SVC_EC2] = "ec2",
+    [AWS_SVC_SNS] = "sns",
 };
 
 static const struct svc {
@@ -56,11 +58,14 @@ static const struct svc {
 	const char *version;
 	const char *env; /* AWS_ENDPOINT_URL_<serviceId> */
 	bool gzip;       /* accepts Content-Encoding: gzip */
+	bool ec2;        /* the ec2 protocol (else awsQuery) */
 } svcs[AWS_SVC_MAX] = {
     [AWS_SVC_CLOUDWATCH] = {"monitoring", "2010-08-01",
-        "AWS_ENDPOINT_URL_CLOUDWATCH", true},
+        "AWS_ENDPOINT_URL_CLOUDWATCH", true, false},
     [AWS_SVC_AUTOSCALING] = {"autoscaling", "2011-01-01",
-        "AWS_ENDPOINT_URL_AUTO_SCALING", false},
+        "AWS_ENDPOINT_URL_AUTO_SCALING", false, false},
+    [AWS_SVC_EC2] = {"ec2", "2016-11-15", "AWS_ENDPOINT_URL_EC2", false, true},
+    [AWS_SVC_SNS] = {"sns", "2010-03-31", "AWS_ENDPOINT_URL_SNS", false, false},
 };
 
 struct aws {
@@ -95,6 +100,7 @@ struct aws_call {
 	struct aws *a;
 	enum aws_service svc;
 	char *action;
+	char *region; /* signing region of this call */
 	char *url, *host, *path;
 	char *body;
 	size_t body_len;
@@ -278,6 +284,70 @@ aws_resolve_endpoint(enum aws_service s, const char *region,
 	return xasprintf("https://%s.%s.%s", svcs[s].signing, region, suffix);
 }
 
+/* The error paths of the two protocols, the service's own first. */
+static const char *const err_paths[2][3] = {
+    /* awsQuery */
+    {"ErrorResponse/Error/Code", "ErrorResponse/Error/Message",
+        "ErrorResponse/RequestId"},
+    /* ec2 */
+    {"Response/Errors/Error/Code", "Response/Errors/Error/Message",
+        "Response/RequestID"},
+};
+
+bool
+aws_parse_error(enum aws_service s, const char *body, size_t len, char *code,
+    size_t codelen, char *message, size_t msglen, char *request_id,
+    size_t idlen)
+{
+	int first = (unsigned)s < AWS_SVC_MAX && svcs[s].ec2 ? 1 : 0;
+
+	if (codelen > 0)
+		code[0] = '\0';
+	if (message != NULL && msglen > 0)
+		message[0] = '\0';
+	if (request_id != NULL && idlen > 0)
+		request_id[0] = '\0';
+	if (body == NULL || codelen == 0)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		const char *const *p = err_paths[i == 0 ? first : !first];
+
+		if (!awsxml_text(body, len, p[0], code, codelen) ||
+		    code[0] == '\0')
+			continue;
+		if (message != NULL && msglen > 0)
+			awsxml_text(body, len, p[1], message, msglen);
+		if (request_id != NULL && idlen > 0)
+			awsxml_text(body, len, p[2], request_id, idlen);
+		return true;
+	}
+	/* Anything with an Error/Code (S3-style <Error> at the top). */
+	if (awsxml_text(body, len, "Error/Code", code, codelen) &&
+	    code[0] != '\0') {
+		if (message != NULL && msglen > 0)
+			awsxml_text(body, len, "Error/Message", message,
+			    msglen);
+		return true;
+	}
+	code[0] = '\0';
+	return false;
+}
+
+bool
+aws_parse_request_id(enum aws_service s, const char *body, size_t len,
+    char *out, size_t outlen)
+{
+	bool ec2 = (unsigned)s < AWS_SVC_MAX && svcs[s].ec2;
+	const char *path = ec2 ? "requestId" : "ResponseMetadata/RequestId";
+
+	if (outlen == 0)
+		return false;
+	out[0] = '\0';
+	if (body == NULL)
+		return false;
+	return awsxml_text(body, len, path, out, outlen) && out[0] != '\0';
+}
+
 long
 aws_backoff_ms(int n, bool throttling, double r)
 {
@@ -452,12 +522,51 @@ aws_params_free(struct aws_params *p)
 	free(p);
 }
 
+/*
+ * Form-encode s[0..n) into out (NULL: just count) the way botocore does
+ * (Python's quote_plus): letters, digits and "_.-~" as they are, space as
+ * "+", every other byte as %XX. The body is signed as opaque bytes, so
+ * %20 would do for AWS, but servers that re-encode the parsed form to
+ * check the signature (moto) only agree with the botocore bytes. Returns
+ * the encoded length.
+ */
+static size_t
+form_encode(const char *s, size_t n, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+		    ch == '-' || ch == '~') {
+			if (out != NULL)
+				out[o] = (char)ch;
+			o++;
+		} else if (ch == ' ') {
+			if (out != NULL)
+				out[o] = '+';
+			o++;
+		} else {
+			if (out != NULL) {
+				out[o] = '%';
+				out[o + 1] = hex[ch >> 4];
+				out[o + 2] = hex[ch & 15];
+			}
+			o += 3;
+		}
+	}
+	return o;
+}
+
 static void
 form_add(char **buf, size_t *len, size_t *cap, const char *k, const char *v)
 {
 	size_t kl = strlen(k), vl = strlen(v);
-	size_t ke = sigv4_uri_encode(k, kl, NULL, 0);
-	size_t ve = sigv4_uri_encode(v, vl, NULL, 0);
+	size_t ke = form_encode(k, kl, NULL);
+	size_t ve = form_encode(v, vl, NULL);
 	size_t need = *len + (*len > 0) + ke + 1 + ve + 1;
 
 	if (need > *cap) {
@@ -467,11 +576,10 @@ form_add(char **buf, size_t *len, size_t *cap, const char *k, const char *v)
 	}
 	if (*len > 0)
 		(*buf)[(*len)++] = '&';
-	sigv4_uri_encode(k, kl, *buf + *len, ke + 1);
-	*len += ke;
+	*len += form_encode(k, kl, *buf + *len);
 	(*buf)[(*len)++] = '=';
-	sigv4_uri_encode(v, vl, *buf + *len, ve + 1);
-	*len += ve;
+	*len += form_encode(v, vl, *buf + *len);
+	(*buf)[*len] = '\0';
 }
 
 char *
@@ -624,6 +732,7 @@ call_free(struct aws_call *c)
 	httpc_cancel(c->req);
 	ev_timer_free(c->timer);
 	free(c->action);
+	free(c->region);
 	free(c->url);
 	free(c->host);
 	free(c->path);
@@ -745,18 +854,25 @@ http_cb(const struct httpc_resp *resp, void *arg)
 	} else if (resp->status >= 200 && resp->status < 300) {
 		r->body = resp->body;
 		r->body_len = resp->body_len;
+		if (!header_value(resp->headers, "x-amzn-RequestId",
+		        r->request_id, sizeof(r->request_id)))
+			aws_parse_request_id(c->svc, resp->body, resp->body_len,
+			    r->request_id, sizeof(r->request_id));
 		finish(c, true);
 		return;
 	} else {
+		char rid[sizeof(r->request_id)];
+
 		r->body = resp->body;
 		r->body_len = resp->body_len;
-		if (!awsxml_text(resp->body, resp->body_len, "Error/Code",
-		        r->code, sizeof(r->code)) ||
-		    r->code[0] == '\0')
+		if (!aws_parse_error(c->svc, resp->body, resp->body_len,
+		        r->code, sizeof(r->code), r->message,
+		        sizeof(r->message), rid, sizeof(rid)))
 			snprintf(r->code, sizeof(r->code), "HTTP %ld",
 			    resp->status);
-		awsxml_text(resp->body, resp->body_len, "Error/Message",
-		    r->message, sizeof(r->message));
+		if (!header_value(resp->headers, "x-amzn-RequestId",
+		        r->request_id, sizeof(r->request_id)))
+			util_strlcpy(r->request_id, rid, sizeof(r->request_id));
 	}
 	log_debug("aws: %s %s attempt %d: HTTP %d %s", svc, c->action,
 	    c->attempts, r->http_status, r->code);
@@ -834,7 +950,7 @@ send_attempt(struct aws_call *c)
 		finish(c, false);
 		return;
 	}
-	if (a->region == NULL) {
+	if (c->region == NULL) {
 		set_error(c, "NoRegion", "the AWS region is not known");
 		finish(c, false);
 		return;
@@ -853,7 +969,7 @@ send_attempt(struct aws_call *c)
 	in.headers = sign_hdrs;
 	in.payload = c->body;
 	in.payload_len = c->body_len;
-	in.region = a->region;
+	in.region = c->region;
 	in.service = svcs[c->svc].signing;
 	in.when = time(NULL) + a->clock_offset;
 	if (sigv4_sign(&in, &key, &out) < 0) {
@@ -939,17 +1055,27 @@ struct aws_call *
 aws_query(struct aws *a, enum aws_service s, const char *action,
     struct aws_params *p, aws_done_cb cb, void *arg)
 {
+	return aws_query_region(a, NULL, s, action, p, cb, arg);
+}
+
+struct aws_call *
+aws_query_region(struct aws *a, const char *region, enum aws_service s,
+    const char *action, struct aws_params *p, aws_done_cb cb, void *arg)
+{
 	struct aws_call *c;
 	char *url, err[128];
 
+	if (region == NULL || *region == '\0')
+		region = a->region;
 	if ((unsigned)s >= AWS_SVC_MAX || action == NULL || cb == NULL ||
-	    a->region == NULL || creds_get(a->creds) == NULL) {
+	    !region_ok(region) || creds_get(a->creds) == NULL) {
 		aws_params_free(p);
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->a = a;
 	c->svc = s;
+	c->region = xstrdup(region);
 	c->action = xstrdup(action);
 	c->cb = cb;
 	c->arg = arg;
@@ -964,7 +1090,7 @@ aws_query(struct aws *a, enum aws_service s, const char *action,
 		a->calls->prev = c;
 	a->calls = c;
 
-	url = aws_resolve_endpoint(s, a->region, a->endpoints[s],
+	url = aws_resolve_endpoint(s, c->region, a->endpoints[s],
 	    a->endpoint_url);
 	if (url == NULL ||
 	    parse_endpoint(url, &c->host, &c->path, err, sizeof(err)) < 0) {

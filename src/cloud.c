@@ -17,8 +17,10 @@
 #include "cloud.h"
 #include "cloudwatch.h"
 #include "creds.h"
+#include "eip.h"
 #include "imds.h"
 #include "log.h"
+#include "notify.h"
 #include "xmalloc.h"
 
 struct cloud {
@@ -29,8 +31,16 @@ struct cloud {
 	struct aws *aws;
 	struct cloudwatch *cw;
 	struct asg *asg;
+	struct notify *notify;
+	struct eip *eip;
+	/* The daemon's current verdict, for the failing checks in messages;
+	 * replaced on every tick and at once on a reload. */
+	const struct health *health;
+	bool was_unhealthy;
+	mono_ms unhealthy_since;
 	char instance_id[64];
 	char region[64];
+	char az[64];
 	char *group;
 	bool identity_known;
 	/* What the current clients were built from, to see a reload's effect.
@@ -42,11 +52,12 @@ struct cloud {
 static char *
 client_key(const struct conf *c)
 {
-	return xasprintf("%s|%s|%s|%s|%s|%s|%s|%s|%d|%g", c->aws_region,
-	    c->aws_instance_id, c->aws_autoscaling_group, c->aws_profile,
-	    c->aws_imds_endpoint, c->aws_endpoint_url,
-	    c->aws_cloudwatch_endpoint, c->aws_autoscaling_endpoint,
-	    c->aws_max_attempts, c->aws_timeout);
+	return xasprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%d|%g",
+	    c->aws_region, c->aws_instance_id, c->aws_availability_zone,
+	    c->aws_autoscaling_group, c->aws_profile, c->aws_imds_endpoint,
+	    c->aws_endpoint_url, c->aws_cloudwatch_endpoint,
+	    c->aws_autoscaling_endpoint, c->aws_ec2_endpoint,
+	    c->aws_sns_endpoint, c->aws_max_attempts, c->aws_timeout);
 }
 
 static void
@@ -64,6 +75,7 @@ group_found_cb(const char *group, void *arg)
 		    cl->instance_id);
 	if (cl->cw != NULL)
 		cloudwatch_set_identity(cl->cw, cl->instance_id, cl->group);
+	notify_set_identity(cl->notify, cl->instance_id, cl->group, cl->az);
 }
 
 static void
@@ -77,6 +89,8 @@ identity_ready(struct cloud *cl)
 	 * (no permission, not in a group). */
 	if (cl->cw != NULL)
 		cloudwatch_set_identity(cl->cw, cl->instance_id, NULL);
+	notify_set_identity(cl->notify, cl->instance_id, NULL, cl->az);
+	eip_set_identity(cl->eip, cl->instance_id);
 	asg_set_identity(cl->asg, cl->instance_id, group_found_cb, cl);
 }
 
@@ -93,7 +107,20 @@ imds_identity_cb(void *arg)
 		    id->instance_id);
 	if (cl->region[0] == '\0')
 		snprintf(cl->region, sizeof(cl->region), "%s", id->region);
+	if (cl->az[0] == '\0')
+		snprintf(cl->az, sizeof(cl->az), "%s", id->availability_zone);
 	identity_ready(cl);
+}
+
+static void
+asg_event_cb(enum asg_event ev, const char *why, void *arg)
+{
+	struct cloud *cl = arg;
+
+	notify_event(cl->notify,
+	    ev == ASG_EVENT_EVICTED ? NOTIFY_SELF_EVICTION
+	                            : NOTIFY_EVICTION_REFUSED,
+	    why, cl->health);
 }
 
 static void
@@ -108,16 +135,22 @@ build(struct cloud *cl, const struct conf *c)
 
 	o.endpoints[AWS_SVC_CLOUDWATCH] = c->aws_cloudwatch_endpoint;
 	o.endpoints[AWS_SVC_AUTOSCALING] = c->aws_autoscaling_endpoint;
+	o.endpoints[AWS_SVC_EC2] = c->aws_ec2_endpoint;
+	o.endpoints[AWS_SVC_SNS] = c->aws_sns_endpoint;
 	cl->imds = imds_new(cl->ev, cl->hc, c->aws_imds_endpoint);
 	cl->creds = creds_new(cl->ev, cl->hc, cl->imds, c->aws_profile);
 	cl->aws = aws_new(cl->ev, cl->hc, cl->creds, &o);
 	cl->cw = c->cw_enabled ? cloudwatch_new(cl->ev, cl->aws, c) : NULL;
 	cl->asg = asg_new(cl->ev, cl->aws, cl->cw, c);
+	cl->notify = notify_new(cl->ev, cl->aws, c);
+	cl->eip = eip_new(cl->ev, cl->aws, c);
+	asg_on_event(cl->asg, asg_event_cb, cl);
 	cl->built_from = client_key(c);
 	cl->identity_known = false;
 	snprintf(cl->instance_id, sizeof(cl->instance_id), "%s",
 	    c->aws_instance_id);
 	snprintf(cl->region, sizeof(cl->region), "%s", c->aws_region);
+	snprintf(cl->az, sizeof(cl->az), "%s", c->aws_availability_zone);
 	/* Configured identity needs no IMDS; otherwise wait for it. */
 	if (cl->instance_id[0] != '\0' && cl->region[0] != '\0')
 		identity_ready(cl);
@@ -131,6 +164,8 @@ build(struct cloud *cl, const struct conf *c)
 static void
 teardown(struct cloud *cl)
 {
+	eip_free(cl->eip);
+	notify_free(cl->notify);
 	asg_free(cl->asg);
 	cloudwatch_free(cl->cw);
 	aws_free(cl->aws);
@@ -138,6 +173,8 @@ teardown(struct cloud *cl)
 	imds_free(cl->imds);
 	free(cl->built_from);
 	free(cl->group);
+	cl->eip = NULL;
+	cl->notify = NULL;
 	cl->asg = NULL;
 	cl->cw = NULL;
 	cl->aws = NULL;
@@ -209,15 +246,39 @@ cloud_reconfigure(struct cloud *cl, const struct conf *c)
 		cloudwatch_reconfigure(cl->cw, c);
 	}
 	asg_reconfigure(cl->asg, c);
+	notify_reconfigure(cl->notify, c);
+	eip_reconfigure(cl->eip, c);
+}
+
+void
+cloud_set_health(struct cloud *cl, const struct health *h)
+{
+	cl->health = h;
 }
 
 void
 cloud_tick(struct cloud *cl, const struct sample *s, const struct health *h,
     mono_ms now, int64_t wall_ms)
 {
+	enum health_state st = health_state(h);
+
+	cl->health = h;
 	if (cl->cw != NULL)
 		cloudwatch_observe(cl->cw, s, h, wall_ms);
 	asg_observe(cl->asg, h, now);
+	eip_observe(cl->eip, h);
+	if (st == HEALTH_UNHEALTHY && !cl->was_unhealthy) {
+		cl->was_unhealthy = true;
+		cl->unhealthy_since = now;
+	} else if (cl->was_unhealthy && health_state_ok(st)) {
+		char why[96];
+
+		cl->was_unhealthy = false;
+		snprintf(why, sizeof(why),
+		    "healthy again after %.0f s unhealthy",
+		    (double)(now - cl->unhealthy_since) / 1000);
+		notify_event(cl->notify, NOTIFY_RECOVERED, why, h);
+	}
 }
 
 void
@@ -260,4 +321,6 @@ cloud_status(const struct cloud *cl, json_object *into)
 	if (cl->cw != NULL)
 		cloudwatch_status(cl->cw, into);
 	asg_status(cl->asg, into);
+	notify_status(cl->notify, into);
+	eip_status(cl->eip, into);
 }

@@ -6,10 +6,11 @@
  * check types it applies to. Every problem is collected as "file:line:
  * message" and nothing is silently defaulted. Integer literals are re-read
  * from the source text because libconfig 1.5 silently truncates values that
- * do not fit in 32 bits. The aws, cloudwatch and autoscaling groups are
- * validated here too (region and instance id syntax, endpoint URLs,
- * CloudWatch names and limits), so that a bad AWS setting is a load error
- * and not a runtime surprise.
+ * do not fit in 32 bits. The aws, cloudwatch, autoscaling, lifecycle,
+ * notify and eip groups are validated here too (region and instance id
+ * syntax, endpoint URLs, CloudWatch names and limits, lifecycle hook names,
+ * SNS topic ARNs, Elastic IP allocation ids), so that a bad AWS setting is
+ * a load error and not a runtime surprise.
  */
 #include "config.h"
 
@@ -77,7 +78,18 @@ _Static_assert(sizeof(enum conf_metric) == sizeof(int), "enum size");
 
 enum ktype { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_LIST };
 
-enum ksect { KS_HEALTH, KS_AGENT, KS_AWS, KS_CW, KS_ASG, KS_CHECK, KS_MAX };
+enum ksect {
+	KS_HEALTH,
+	KS_AGENT,
+	KS_AWS,
+	KS_CW,
+	KS_ASG,
+	KS_LC,
+	KS_NOTIFY,
+	KS_EIP,
+	KS_CHECK,
+	KS_MAX
+};
 
 static const char *const ksect_names[KS_MAX] = {
     [KS_HEALTH] = "health",
@@ -85,8 +97,14 @@ static const char *const ksect_names[KS_MAX] = {
     [KS_AWS] = "aws",
     [KS_CW] = "cloudwatch",
     [KS_ASG] = "autoscaling",
+    [KS_LC] = "lifecycle",
+    [KS_NOTIFY] = "notify",
+    [KS_EIP] = "eip",
     [KS_CHECK] = "check",
 };
+
+/* lifecycle.rebalance */
+static const char *const lc_rebalance_names[] = {"report", "drain"};
 
 /* The dimension names cloudwatch.dimensions may list. */
 static const char *const cw_dimension_names[] = {"InstanceId",
@@ -143,7 +161,8 @@ struct key {
 static key_fn v_listen, v_hpath, v_loglevel, v_name, v_cmdline, v_user, v_url,
     v_tcpaddr, v_procname, p_allow, p_status, p_headers, p_command, v_region,
     v_instance_id, v_az, v_itype, v_profile, v_endpoint, v_namespace,
-    v_resolution, p_dimensions, p_metrics, p_restart;
+    v_resolution, p_dimensions, p_metrics, p_restart, v_hook, v_rebalance,
+    p_drain, v_topic_arn, v_allocation_id;
 
 #define C(f) offsetof(struct conf, f)
 #define K(f) offsetof(struct conf_check, f)
@@ -223,6 +242,12 @@ static const struct key keys[] = {
     {KS_AWS, "autoscaling_endpoint", KT_STR, 0, 0, 2048, 0, "", KF_EMPTY_OK,
         C(aws_autoscaling_endpoint), NULL, 0, v_endpoint,
         "Endpoint URL for Auto Scaling; \"\" = endpoint_url or default."},
+    {KS_AWS, "ec2_endpoint", KT_STR, 0, 0, 2048, 0, "", KF_EMPTY_OK,
+        C(aws_ec2_endpoint), NULL, 0, v_endpoint,
+        "Endpoint URL for EC2; \"\" = endpoint_url or default."},
+    {KS_AWS, "sns_endpoint", KT_STR, 0, 0, 2048, 0, "", KF_EMPTY_OK,
+        C(aws_sns_endpoint), NULL, 0, v_endpoint,
+        "Endpoint URL for SNS; \"\" = endpoint_url or default."},
     {KS_AWS, "max_attempts", KT_INT, 0, 1, 10, 3, "3", 0, C(aws_max_attempts),
         NULL, 0, NULL, "Attempts per AWS call, the first one included."},
     {KS_AWS, "timeout", KT_NUM, 0, 0.5, 60, 10, "10", 0, C(aws_timeout), NULL,
@@ -281,6 +306,42 @@ static const struct key keys[] = {
     {KS_ASG, "restart_timeout", KT_NUM, 0, 0.1, 3600, 60, "60", 0,
         C(asg_restart_timeout), NULL, 0, NULL,
         "Seconds one restart_command run may take."},
+
+    /* lifecycle { } */
+    {KS_LC, "launch_hook", KT_STR, 0, 0, 255, 0, "", KF_EMPTY_OK,
+        C(lc_launch_hook), NULL, 0, v_hook,
+        "Launch lifecycle hook held until the checks pass; \"\" = none."},
+    {KS_LC, "terminate_hook", KT_STR, 0, 0, 255, 0, "", KF_EMPTY_OK,
+        C(lc_terminate_hook), NULL, 0, v_hook,
+        "Termination lifecycle hook completed after the drain; \"\" = "
+        "none."},
+    {KS_LC, "launch_timeout", KT_NUM, 0, 10, 86400, 600, "600", 0,
+        C(lc_launch_timeout), NULL, 0, NULL,
+        "Seconds to wait for health before ABANDON."},
+    {KS_LC, "heartbeat_interval", KT_NUM, 0, 5, 7200, 60, "60", 0,
+        C(lc_heartbeat_interval), NULL, 0, NULL,
+        "Seconds between heartbeats of a held hook."},
+    {KS_LC, "watch_interval", KT_NUM, 0, 1, 60, 5, "5", 0, C(lc_watch_interval),
+        NULL, 0, NULL, "Seconds between IMDS polls for termination signals."},
+    {KS_LC, "rebalance", KT_STR, 0, 0, 16, 0, "report", 0, NOOFF, NULL, 0,
+        v_rebalance,
+        "What a rebalance recommendation does: \"report\" or \"drain\"."},
+    {KS_LC, "spot", KT_BOOL, 0, 0, 0, 1, "true", 0, C(lc_watch_spot), NULL, 0,
+        NULL, "Drain on a Spot interruption notice."},
+    {KS_LC, "drain_command", KT_LIST, 0, 0, CONF_MAX_ARGV, 0, "[]", 0, NOOFF,
+        NULL, 0, p_drain, "Program run when a drain starts."},
+    {KS_LC, "drain_timeout", KT_NUM, 0, 0.1, 3600, 60, "60", 0,
+        C(lc_drain_timeout), NULL, 0, NULL, "Seconds drain_command may take."},
+
+    /* notify { } */
+    {KS_NOTIFY, "sns_topic_arn", KT_STR, 0, 0, 1024, 0, "", KF_EMPTY_OK,
+        C(sns_topic_arn), NULL, 0, v_topic_arn,
+        "SNS topic for event messages; \"\" = no notifications."},
+
+    /* eip { } */
+    {KS_EIP, "allocation_id", KT_STR, 0, 0, 26, 0, "", KF_EMPTY_OK,
+        C(eip_allocation_id), NULL, 0, v_allocation_id,
+        "Elastic IP associated once healthy; \"\" = none."},
 
     /* checks = ( { }, ... ) : common keys */
     {KS_CHECK, "name", KT_STR, T_ALL, 0, 64, 0, NULL, KF_REQUIRED, K(name),
@@ -1626,7 +1687,23 @@ p_restart(struct ctx *x, config_setting_t *s, const struct key *k,
 	return argv_parse(x, s, k, c->asg_restart_argv, &c->asg_restart_argc);
 }
 
-/* ---- aws, cloudwatch, autoscaling ---- */
+static bool
+p_drain(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	struct conf *c = x->c;
+
+	(void)unused;
+	for (size_t i = 0; i < c->lc_drain_argc; i++)
+		free(c->lc_drain_argv[i]);
+	c->lc_drain_argc = 0;
+	c->lc_drain_argv[0] = NULL;
+	if (s == NULL)
+		return true;
+	return argv_parse(x, s, k, c->lc_drain_argv, &c->lc_drain_argc);
+}
+
+/* ---- aws, cloudwatch, autoscaling, lifecycle, notify, eip ---- */
 
 static bool
 lower(char ch)
@@ -1763,6 +1840,106 @@ v_endpoint(struct ctx *x, config_setting_t *s, const struct key *k,
 		return false;
 	}
 	return true;
+}
+
+/* A lifecycle hook name as Auto Scaling takes it: [A-Za-z0-9-_/]{1,255}. */
+static bool
+v_hook(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
+{
+	if (strspn(v,
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	        "0123456789-_/") == strlen(v))
+		return true;
+	kerr(x, s, k,
+	    "%s is not a lifecycle hook name (letters, digits, \"-\", "
+	    "\"_\" and \"/\")",
+	    q(x, v));
+	return false;
+}
+
+static bool
+v_rebalance(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	for (size_t i = 0;
+	     i < sizeof(lc_rebalance_names) / sizeof(lc_rebalance_names[0]);
+	     i++) {
+		if (strcmp(v, lc_rebalance_names[i]) == 0) {
+			x->c->lc_rebalance_drain = i == 1;
+			return true;
+		}
+	}
+	kerr(x, s, k, "%s is not one of report, drain", q(x, v));
+	return false;
+}
+
+/*
+ * An SNS topic ARN: arn:<partition>:sns:<region>:<account>:<name>, the
+ * partition "aws" or "aws-..." ("aws-cn", "aws-us-gov"), the account 12
+ * digits, the name 1..256 of [A-Za-z0-9_-], plus ".fifo" for FIFO topics.
+ */
+static bool
+v_topic_arn(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	const char *p = v, *why = NULL;
+	size_t n;
+
+	if (*v == '\0')
+		return true;
+	if (strncmp(p, "arn:aws", 7) != 0) {
+		why = "must start with \"arn:aws\"";
+		goto bad;
+	}
+	p += 7;
+	p += strspn(p, "abcdefghijklmnopqrstuvwxyz-");
+	if (strncmp(p, ":sns:", 5) != 0) {
+		why = "is not an SNS ARN (arn:aws:sns:...)";
+		goto bad;
+	}
+	p += 5;
+	n = region_len(p);
+	if (n == 0 || p[n] != ':') {
+		why = "has no region (like \"us-east-1\") after \"sns:\"";
+		goto bad;
+	}
+	p += n + 1;
+	n = strspn(p, "0123456789");
+	if (n != 12 || p[n] != ':') {
+		why = "has no 12-digit account id after the region";
+		goto bad;
+	}
+	p += n + 1;
+	n = strspn(p,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+	if (p[n] == '.' && strcmp(p + n, ".fifo") == 0 && n > 0)
+		n += 5;
+	if (n == 0 || p[n] != '\0' || n > 256) {
+		why = "has a bad topic name (1 to 256 letters, digits, \"_\" "
+		      "and \"-\", plus \".fifo\" for a FIFO topic)";
+		goto bad;
+	}
+	return true;
+bad:
+	kerr(x, s, k, "%s %s", q(x, v), why);
+	return false;
+}
+
+static bool
+v_allocation_id(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	size_t n = strlen(v);
+
+	if (*v == '\0' ||
+	    (n >= 9 + 8 && n <= 9 + 17 && strncmp(v, "eipalloc-", 9) == 0 &&
+	        strspn(v + 9, "0123456789abcdef") == n - 9))
+		return true;
+	kerr(x, s, k,
+	    "%s is not an Elastic IP allocation id (\"eipalloc-\" and 8 to "
+	    "17 lowercase hex digits)",
+	    q(x, v));
+	return false;
 }
 
 static bool
@@ -1916,6 +2093,16 @@ finish_group(struct ctx *x, enum ksect sect)
 			    "availability_zone: %s is not in region %s",
 			    q(x, c->aws_availability_zone),
 			    q(x, c->aws_region));
+		break;
+	case KS_LC:
+		if (key_valid(x, KS_LC, "terminate_hook") &&
+		    *c->lc_terminate_hook != '\0' &&
+		    strcmp(c->lc_terminate_hook, c->lc_launch_hook) == 0)
+			err_at(x, key_where(x, KS_LC, "terminate_hook"),
+			    "terminate_hook: %s is also the launch_hook (a "
+			    "hook serves one transition; give each its own "
+			    "name)",
+			    q(x, c->lc_terminate_hook));
 		break;
 	case KS_CW:
 		if (key_ok(x, KS_CW, "buffer_seconds") &&
@@ -2140,7 +2327,8 @@ parse_root(struct ctx *x, config_setting_t *root)
 		else
 			err_at(x, m,
 			    "unknown key %s (expected health, agent, aws, "
-			    "cloudwatch, autoscaling or checks)",
+			    "cloudwatch, autoscaling, lifecycle, notify, eip "
+			    "or checks)",
 			    q(x, name));
 	}
 	for (int t = 0; t < KS_MAX; t++) {
@@ -2377,6 +2565,14 @@ conf_free(struct conf *c)
 		free(c->cw_metrics[j]);
 	for (size_t j = 0; j < c->asg_restart_argc; j++)
 		free(c->asg_restart_argv[j]);
+	free(c->aws_ec2_endpoint);
+	free(c->aws_sns_endpoint);
+	free(c->lc_launch_hook);
+	free(c->lc_terminate_hook);
+	for (size_t j = 0; j < c->lc_drain_argc; j++)
+		free(c->lc_drain_argv[j]);
+	free(c->sns_topic_arn);
+	free(c->eip_allocation_id);
 	free(c);
 }
 

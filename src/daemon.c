@@ -62,7 +62,7 @@ struct daemon {
 };
 
 static void
-notify_status(struct daemon *d)
+sd_status(struct daemon *d)
 {
 	char msg[600];
 
@@ -92,7 +92,7 @@ transition_cb(const struct health *h, int check, int from, int to, void *arg)
 	                                               : LOG_LEVEL_WARNING,
 	    "state %s -> %s: %s", health_state_names[from],
 	    health_state_names[to], health_why(h));
-	notify_status(d);
+	sd_status(d);
 }
 
 static void
@@ -337,6 +337,7 @@ reload(struct daemon *d)
 	health_free(d->health);
 	d->checks = ncs;
 	d->health = nh;
+	cloud_set_health(d->cloud, nh);
 	if (nd != NULL) {
 		httpd_free(d->httpd);
 		d->httpd = nd;
@@ -359,7 +360,7 @@ reload(struct daemon *d)
 	    nc->listen);
 out:
 	sdnotify("READY=1");
-	notify_status(d);
+	sd_status(d);
 }
 
 static void
@@ -535,7 +536,7 @@ daemon_run(const struct daemon_opts *o)
 	    d.conf->health_path, d.conf->socket_path,
 	    sysstat_backend_names[sysstat_backend(d.sysstat)]);
 	sdnotify("READY=1");
-	notify_status(&d);
+	sd_status(&d);
 
 	if (ev_run(d.ev) < 0)
 		d.exit_code = 1;

@@ -8,7 +8,9 @@
  * every request's SigV4 signature: success, throttling then success,
  * 500s until max attempts, clock skew corrected from Date, rejected and
  * forbidden credentials, gzip, session tokens, x-amz-retry-after,
- * connection refused, cancellation and bad endpoints.
+ * connection refused, cancellation and bad endpoints. EC2 (the ec2
+ * protocol's <Response><Errors> error shape and lower-case requestId) and
+ * SNS: error parsing, endpoints, signing names and versions.
  */
 #include "config.h"
 
@@ -195,11 +197,31 @@ test_endpoints(void)
 	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false", 1);
 	EP(AWS_SVC_CLOUDWATCH, "us-east-1", "http://cfg-cw:4", NULL,
 	    "http://cfg-cw:4", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=false");
-#undef EP
 	unsetenv("AWS_ENDPOINT_URL");
 	unsetenv("AWS_ENDPOINT_URL_CLOUDWATCH");
 	unsetenv("AWS_ENDPOINT_URL_AUTO_SCALING");
 	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	EP(AWS_SVC_EC2, "eu-west-1", NULL, NULL,
+	    "https://ec2.eu-west-1.amazonaws.com", "default ec2");
+	EP(AWS_SVC_SNS, "cn-northwest-1", NULL, NULL,
+	    "https://sns.cn-northwest-1.amazonaws.com.cn",
+	    "default sns, China");
+	setenv("AWS_ENDPOINT_URL_EC2", "http://env-ec2:6", 1);
+	setenv("AWS_ENDPOINT_URL_SNS", "http://env-sns:7", 1);
+	EP(AWS_SVC_EC2, "us-east-1", NULL, "http://cfg-global:2",
+	    "http://env-ec2:6", "AWS_ENDPOINT_URL_EC2 beats aws.endpoint_url");
+	EP(AWS_SVC_SNS, "us-east-1", NULL, "http://cfg-global:2",
+	    "http://env-sns:7", "AWS_ENDPOINT_URL_SNS beats aws.endpoint_url");
+	EP(AWS_SVC_SNS, "us-east-1", "http://cfg-sns:8", NULL,
+	    "http://cfg-sns:8", "aws.sns_endpoint beats AWS_ENDPOINT_URL_SNS");
+	unsetenv("AWS_ENDPOINT_URL_EC2");
+	unsetenv("AWS_ENDPOINT_URL_SNS");
+	setenv("AWS_ENDPOINT_URL_EC2", "http://env-ec2:6", 1);
+	EP(AWS_SVC_CLOUDWATCH, "us-east-1", NULL, NULL,
+	    "https://monitoring.us-east-1.amazonaws.com",
+	    "the ec2 variable is not cloudwatch's");
+	unsetenv("AWS_ENDPOINT_URL_EC2");
+#undef EP
 }
 
 static void
@@ -236,8 +258,8 @@ test_params(void)
 	p = aws_params_new();
 	aws_params_add(p, "K", "a b&c=d+e/%s", "\xc3\xa9");
 	body = aws_params_encode(p, "A", "1", &len);
-	is_str(body, "Action=A&Version=1&K=a%20b%26c%3Dd%2Be%2F%C3%A9",
-	    "values are percent-encoded, space as %%20");
+	is_str(body, "Action=A&Version=1&K=a+b%26c%3Dd%2Be%2F%C3%A9",
+	    "values are form-encoded like botocore's urlencode: space as +");
 	free(body);
 	aws_params_free(p);
 	body = aws_params_encode(NULL, "SetInstanceHealth", "2011-01-01", &len);
@@ -245,6 +267,97 @@ test_params(void)
 	    "no parameters");
 	free(body);
 	aws_params_free(NULL);
+}
+
+#define EC2ERR(code, msg)                                                      \
+	"<?xml version=\"1.0\" "                                               \
+	"encoding=\"UTF-8\"?>\n<Response><Errors><Error>"                      \
+	"<Code>" code "</Code><Message>" msg "</Message></Error></Errors>"     \
+	"<RequestID>ec2-rid-1</RequestID></Response>"
+
+static void
+test_parse_error(void)
+{
+	static const char ec2[] = EC2ERR("InvalidAllocationID.NotFound",
+	    "The allocation ID &apos;eipalloc-0abc&apos; does not exist");
+	static const char query[] =
+	    "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">"
+	    "<Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic "
+	    "does not exist</Message></Error><RequestId>q-rid</RequestId>"
+	    "</ErrorResponse>";
+	/* moto's IAM errors: an ErrorResponse with Errors inside */
+	static const char moto[] =
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ErrorResponse>"
+	    "<Errors><Error><Code>AccessDenied</Code><Message>User: x is not "
+	    "authorized to perform: ec2:AssociateAddress</Message><Type>"
+	    "Sender</Type></Error></Errors></ErrorResponse>";
+	static const char ec2_ok[] =
+	    "<AssociateAddressResponse xmlns=\"http://ec2.amazonaws.com/doc/"
+	    "2016-11-15/\"><requestId>59dbff89-35bd-4eac-99ed-be587</requestId>"
+	    "<return>true</return><associationId>eipassoc-0123abcd"
+	    "</associationId></AssociateAddressResponse>";
+	static const char sns_ok[] =
+	    "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/"
+	    "\"><PublishResult><MessageId>m-1</MessageId></PublishResult>"
+	    "<ResponseMetadata><RequestId>p-rid</RequestId></ResponseMetadata>"
+	    "</PublishResponse>";
+	char code[96], msg[256], rid[80];
+
+	ok(aws_parse_error(AWS_SVC_EC2, ec2, strlen(ec2), code, sizeof(code),
+	       msg, sizeof(msg), rid, sizeof(rid)),
+	    "ec2 error shape: parsed");
+	is_str(code, "InvalidAllocationID.NotFound", "ec2 error: the code");
+	is_str(msg, "The allocation ID 'eipalloc-0abc' does not exist",
+	    "ec2 error: the message, entities decoded");
+	is_str(rid, "ec2-rid-1", "ec2 error: RequestID (capital ID)");
+	ok(aws_parse_error(AWS_SVC_SNS, ec2, strlen(ec2), code, sizeof(code),
+	       NULL, 0, NULL, 0) &&
+	        strcmp(code, "InvalidAllocationID.NotFound") == 0,
+	    "the ec2 shape is read for a Query service too");
+	ok(aws_parse_error(AWS_SVC_SNS, query, strlen(query), code,
+	       sizeof(code), msg, sizeof(msg), rid, sizeof(rid)),
+	    "awsQuery error shape: parsed");
+	is_str(code, "NotFound", "awsQuery error: the code");
+	is_str(msg, "Topic does not exist", "awsQuery error: the message");
+	is_str(rid, "q-rid", "awsQuery error: RequestId");
+	ok(aws_parse_error(AWS_SVC_EC2, query, strlen(query), code,
+	       sizeof(code), msg, sizeof(msg), rid, sizeof(rid)) &&
+	        strcmp(code, "NotFound") == 0 && strcmp(rid, "q-rid") == 0,
+	    "the awsQuery shape is read for EC2 too");
+	ok(aws_parse_error(AWS_SVC_EC2, moto, strlen(moto), code, sizeof(code),
+	       msg, sizeof(msg), rid, sizeof(rid)) &&
+	        strcmp(code, "AccessDenied") == 0 &&
+	        strstr(msg, "ec2:AssociateAddress") != NULL && rid[0] == '\0',
+	    "moto's ErrorResponse/Errors/Error shape: %s", code);
+	ok(!aws_parse_error(AWS_SVC_EC2, ec2_ok, strlen(ec2_ok), code,
+	       sizeof(code), msg, sizeof(msg), rid, sizeof(rid)) &&
+	        code[0] == '\0' && msg[0] == '\0' && rid[0] == '\0',
+	    "a success reply is not an error; outputs emptied");
+	ok(!aws_parse_error(AWS_SVC_EC2,
+	       "<Response><Errors><Error><Code>"
+	       "</Code></Error></Errors></Response>",
+	       66, code, sizeof(code), NULL, 0, NULL, 0),
+	    "an empty code is no code");
+	ok(!aws_parse_error(AWS_SVC_EC2, "<Response><Errors>", 18, code,
+	       sizeof(code), NULL, 0, NULL, 0),
+	    "malformed XML: no code");
+	ok(!aws_parse_error(AWS_SVC_EC2, NULL, 0, code, sizeof(code), NULL, 0,
+	       NULL, 0),
+	    "no body: no code");
+	ok(aws_parse_request_id(AWS_SVC_EC2, ec2_ok, strlen(ec2_ok), rid,
+	       sizeof(rid)) &&
+	        strcmp(rid, "59dbff89-35bd-4eac-99ed-be587") == 0,
+	    "ec2 success: lower-case requestId");
+	ok(aws_parse_request_id(AWS_SVC_SNS, sns_ok, strlen(sns_ok), rid,
+	       sizeof(rid)) &&
+	        strcmp(rid, "p-rid") == 0,
+	    "awsQuery success: ResponseMetadata/RequestId");
+	ok(!aws_parse_request_id(AWS_SVC_SNS, ec2_ok, strlen(ec2_ok), rid,
+	       sizeof(rid)) &&
+	        rid[0] == '\0',
+	    "no ResponseMetadata: no request id");
+	is_str(aws_service_names[AWS_SVC_EC2], "ec2", "service name ec2");
+	is_str(aws_service_names[AWS_SVC_SNS], "sns", "service name sns");
 }
 
 static void
@@ -340,7 +453,7 @@ verify(const char *req, size_t hlen, const char *body, size_t blen)
 	char *ctype = header_dup(req, hlen, "Content-Type");
 	char *cenc = header_dup(req, hlen, "Content-Encoding");
 	char *token = header_dup(req, hlen, "X-Amz-Security-Token");
-	char h1[256], h2[64], svc[32] = "", *cred;
+	char h1[256], h2[64], svc[32] = "", region[32] = "", *cred;
 	const char *hdrs[3] = {NULL, NULL, NULL};
 	struct tm tm;
 	struct sigv4_key key = {AKID, srv.secret, token};
@@ -359,8 +472,11 @@ verify(const char *req, size_t hlen, const char *body, size_t blen)
 	memset(&tm, 0, sizeof(tm));
 	if (strptime(date, "%Y%m%dT%H%M%SZ", &tm) == NULL)
 		goto out;
-	cred = strstr(auth, "/us-east-1/");
-	if (cred == NULL || sscanf(cred, "/us-east-1/%31[a-z]/", svc) != 1)
+	/* Credential=AKID/YYYYMMDD/region/service/aws4_request */
+	cred = strstr(auth, "Credential=" AKID "/");
+	if (cred == NULL ||
+	    sscanf(cred + strlen("Credential=" AKID "/"),
+	        "%*8[0-9]/%31[a-z0-9-]/%31[a-z0-9]/", region, svc) != 2)
 		goto out;
 	in.method = "POST";
 	in.host = host;
@@ -368,7 +484,7 @@ verify(const char *req, size_t hlen, const char *body, size_t blen)
 	in.headers = hdrs;
 	in.payload = body;
 	in.payload_len = blen;
-	in.region = "us-east-1";
+	in.region = region;
 	in.service = svc;
 	in.when = timegm(&tm);
 	if (sigv4_sign(&in, &key, &out) == 0) {
@@ -633,6 +749,8 @@ test_calls(struct creds *creds)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
 	o.endpoints[AWS_SVC_CLOUDWATCH] = url;
 	o.endpoints[AWS_SVC_AUTOSCALING] = url;
+	o.endpoints[AWS_SVC_EC2] = url;
+	o.endpoints[AWS_SVC_SNS] = url;
 	a = aws_new(loop, hc, creds, &o);
 	is_str(aws_region(a), "us-east-1", "region from the options");
 	is_str(aws_endpoint(a, AWS_SVC_CLOUDWATCH), url, "endpoint in use");
@@ -957,6 +1075,129 @@ test_calls(struct creds *creds)
 		free(want_body);
 	}
 	{
+		/* EC2: ec2 protocol errors, version, signing name. */
+		static const struct reply r[] = {{400,
+		    EC2ERR("InvalidAllocationID.NotFound",
+		        "The allocation ID 'eipalloc-0abc' does not exist"),
+		    0, false, NULL}};
+		struct aws_params *p = aws_params_new();
+		const char *want_body =
+		    "Action=AssociateAddress&Version=2016-11-15&AllocationId="
+		    "eipalloc-0abc&InstanceId=i-0123456789abcdef0&"
+		    "AllowReassociation=true";
+
+		aws_params_add(p, "AllocationId", "eipalloc-0abc");
+		aws_params_add(p, "InstanceId", "i-0123456789abcdef0");
+		aws_params_add(p, "AllowReassociation", "true");
+		srv_script(r, 1);
+		ok(run_call(a, AWS_SVC_EC2, "AssociateAddress", p),
+		    "ec2 error: completes");
+		ok(!got.ok && got.attempts == 1 && got.http_status == 400 &&
+		        !got.auth_error && !got.throttled,
+		    "ec2 error: a 400 is not retried");
+		is_str(got.code, "InvalidAllocationID.NotFound",
+		    "ec2 error: the code from <Response><Errors>");
+		is_str(got.message,
+		    "The allocation ID 'eipalloc-0abc' does not exist",
+		    "ec2 error: the message");
+		is_str(got.request_id, "ec2-rid-1", "ec2 error: RequestID");
+		ok(strstr(srv.reqs[0], "/us-east-1/ec2/aws4_request") != NULL,
+		    "ec2 signing name");
+		is_int(srv.bad_sig, 0, "ec2: the signature verifies");
+		h = req_body(0, &blen);
+		ok(blen == strlen(want_body) && memcmp(h, want_body, blen) == 0,
+		    "ec2: the AssociateAddress body of aws-wire.md 3.1");
+	}
+	{
+		static const struct reply r[] = {{503,
+		                                     EC2ERR("Unavailable",
+		                                         "try later"),
+		                                     0, false, NULL},
+		    {400,
+		        EC2ERR("RequestLimitExceeded",
+		            "Request limit exceeded."),
+		        0, false, NULL},
+		    {200,
+		        "<AssociateAddressResponse "
+		        "xmlns=\"http://ec2.amazonaws.com/"
+		        "doc/2016-11-15/\"><requestId>ok-rid</"
+		        "requestId><return>"
+		        "true</return><associationId>eipassoc-1</associationId>"
+		        "</AssociateAddressResponse>",
+		        0, false, NULL}};
+
+		srv_script(r, 3);
+		run_call(a, AWS_SVC_EC2, "AssociateAddress", NULL);
+		ok(got.ok && got.attempts == 3,
+		    "ec2: Unavailable (503) and RequestLimitExceeded are "
+		    "retried");
+		is_str(got.request_id, "ok-rid",
+		    "ec2 success: requestId from the body");
+		ok(strstr(got_body, "<associationId>eipassoc-1<") != NULL,
+		    "ec2 success: the body is passed on");
+	}
+	{
+		static const struct reply r[] = {{401,
+		    EC2ERR("AuthFailure",
+		        "AWS was not able to validate the provided access "
+		        "credentials"),
+		    0, false, NULL}};
+
+		srv_script(r, 1);
+		run_call(a, AWS_SVC_EC2, "AssociateAddress", NULL);
+		ok(!got.ok && got.auth_error && got.attempts == 2,
+		    "ec2 AuthFailure: one skew attempt, then an auth error");
+		is_str(got.code, "AuthFailure", "ec2 AuthFailure: the code");
+	}
+	{
+		static const struct reply r[] = {{200,
+		    "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/"
+		    "2010-03-31/\"><PublishResult><MessageId>m-1</MessageId>"
+		    "</PublishResult><ResponseMetadata><RequestId>p-rid"
+		    "</RequestId></ResponseMetadata></PublishResponse>",
+		    0, false, NULL}};
+		struct aws_params *p = aws_params_new();
+
+		aws_params_add(p, "TopicArn",
+		    "arn:aws:sns:us-east-1:123456789012:alerts");
+		aws_params_add(p, "Message", "{\"event\":\"recovered\"}");
+		srv_script(r, 1);
+		run_call(a, AWS_SVC_SNS, "Publish", p);
+		ok(got.ok && strcmp(got.request_id, "p-rid") == 0,
+		    "sns Publish: ok, RequestId read");
+		ok(strstr(srv.reqs[0], "/us-east-1/sns/aws4_request") != NULL,
+		    "sns signing name");
+		h = req_body(0, &blen);
+		ok(blen > 40 &&
+		        memcmp(h,
+		            "Action=Publish&Version=2010-03-31&TopicArn=arn%"
+		            "3Aaws"
+		            "%3Asns%3Aus-east-1%3A123456789012%3Aalerts&"
+		            "Message=",
+		            94) == 0,
+		    "sns: the Publish body of aws-wire.md 3.2");
+		is_int(srv.bad_sig, 0, "sns: the signature verifies");
+
+		/* A topic in another region: signed for that region. */
+		srv_script(r, 1);
+		memset(&got, 0, sizeof(got));
+		ok(aws_query_region(a, "eu-west-2", AWS_SVC_SNS, "Publish",
+		       NULL, done_cb, NULL) != NULL,
+		    "aws_query_region: started");
+		spin(3000);
+		ok(got.ok &&
+		        strstr(srv.reqs[0], "/eu-west-2/sns/aws4_request") !=
+		            NULL,
+		    "aws_query_region: signed for eu-west-2");
+		is_int(srv.bad_sig, 0,
+		    "aws_query_region: the signature verifies");
+		is_str(aws_region(a), "us-east-1",
+		    "aws_query_region: the client's region is unchanged");
+		ok(aws_query_region(a, "Bad Region", AWS_SVC_SNS, "Publish",
+		       NULL, done_cb, NULL) == NULL,
+		    "aws_query_region: a malformed region is refused");
+	}
+	{
 		static const struct reply r[] = {
 		    {200, ok_body, 0, false, NULL}};
 		struct aws_call *c;
@@ -1094,6 +1335,7 @@ main(void)
 	test_dates();
 	test_endpoints();
 	test_params();
+	test_parse_error();
 	test_backoff();
 
 	/* Credentials from the environment; nothing else may be consulted. */

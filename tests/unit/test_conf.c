@@ -3,9 +3,9 @@
  * Tests for the configuration loader: every file in tests/conf/good must
  * load without errors, every file in tests/conf/bad must fail with the
  * messages its "# expect:" lines name, parsed values and defaults are
- * checked directly (the aws, cloudwatch and autoscaling groups included),
- * and every key of the table must be in the manual page, in the part that
- * documents its group.
+ * checked directly (the aws, cloudwatch, autoscaling, lifecycle, notify and
+ * eip groups included), and every key of the table must be in the manual
+ * page, in the part that documents its group.
  */
 #include "config.h"
 
@@ -376,6 +376,73 @@ test_defaults(void)
 	is_int(c->asg_restart_attempts, 3, "default restart_attempts");
 	is_dbl(c->asg_restart_window, 600, 1e-9, "default restart_window");
 	is_dbl(c->asg_restart_timeout, 60, 1e-9, "default restart_timeout");
+
+	/* lifecycle, notify, eip: all off by default */
+	is_str(c->aws_ec2_endpoint, "", "default ec2_endpoint");
+	is_str(c->aws_sns_endpoint, "", "default sns_endpoint");
+	is_str(c->lc_launch_hook, "", "no launch hook by default");
+	is_str(c->lc_terminate_hook, "", "no terminate hook by default");
+	is_dbl(c->lc_launch_timeout, 600, 1e-9, "default launch_timeout");
+	is_dbl(c->lc_heartbeat_interval, 60, 1e-9,
+	    "default heartbeat_interval");
+	is_dbl(c->lc_watch_interval, 5, 1e-9, "default watch_interval");
+	ok(!c->lc_rebalance_drain, "rebalance = report by default");
+	ok(c->lc_watch_spot, "spot on by default");
+	is_int(c->lc_drain_argc, 0, "no drain_command by default");
+	ok(c->lc_drain_argv[0] == NULL, "drain argv empty");
+	is_dbl(c->lc_drain_timeout, 60, 1e-9, "default drain_timeout");
+	is_str(c->sns_topic_arn, "", "no SNS topic by default");
+	is_str(c->eip_allocation_id, "", "no Elastic IP by default");
+	conf_free(c);
+}
+
+static void
+test_lifecycle_values(void)
+{
+	struct conf *c = load_top("tests/conf/good/lifecycle.conf");
+
+	if (!ok(c != NULL, "lifecycle.conf loads"))
+		return;
+	is_str(c->aws_ec2_endpoint, "https://ec2.eu-central-1.amazonaws.com",
+	    "ec2_endpoint");
+	is_str(c->aws_sns_endpoint, "http://127.0.0.1:5000/sns/",
+	    "sns_endpoint with a path");
+	is_str(c->lc_launch_hook, "web/launch-ready_1", "launch_hook");
+	is_str(c->lc_terminate_hook, "drain-hook", "terminate_hook");
+	is_dbl(c->lc_launch_timeout, 900, 1e-9, "launch_timeout");
+	is_dbl(c->lc_heartbeat_interval, 30.5, 1e-9, "heartbeat_interval");
+	is_dbl(c->lc_watch_interval, 2, 1e-9, "watch_interval");
+	ok(c->lc_rebalance_drain, "rebalance = drain");
+	ok(!c->lc_watch_spot, "spot = false");
+	is_int(c->lc_drain_argc, 3, "drain argc");
+	is_str(c->lc_drain_argv[0], "/bin/sh", "drain argv0");
+	is_str(c->lc_drain_argv[2], "nginx -s quit", "drain argv2");
+	ok(c->lc_drain_argv[3] == NULL, "drain argv NULL-terminated");
+	is_dbl(c->lc_drain_timeout, 0.5, 1e-9, "drain_timeout");
+	is_str(c->sns_topic_arn,
+	    "arn:aws:sns:eu-central-1:123456789012:fleet-events",
+	    "sns_topic_arn");
+	is_str(c->eip_allocation_id, "eipalloc-0a1b2c3d4e5f67890",
+	    "allocation_id");
+	conf_free(c);
+
+	c = load_top("tests/conf/good/lifecycle-forms.conf");
+	if (!ok(c != NULL, "lifecycle-forms.conf loads"))
+		return;
+	is_str(c->lc_launch_hook, "", "explicit empty launch_hook");
+	is_dbl(c->lc_launch_timeout, 10, 1e-9, "launch_timeout minimum");
+	is_dbl(c->lc_heartbeat_interval, 7200, 1e-9,
+	    "heartbeat_interval maximum");
+	is_dbl(c->lc_watch_interval, 60, 1e-9, "watch_interval maximum");
+	ok(!c->lc_rebalance_drain, "rebalance = report");
+	ok(c->lc_watch_spot, "spot = true");
+	is_int(c->lc_drain_argc, 0, "drain_command = []");
+	is_dbl(c->lc_drain_timeout, 3600, 1e-9, "drain_timeout maximum");
+	is_str(c->sns_topic_arn,
+	    "arn:aws-us-gov:sns:us-gov-west-1:000000000000:a_b-c.fifo",
+	    "FIFO topic in GovCloud");
+	is_str(c->eip_allocation_id, "eipalloc-0123abcd",
+	    "8-digit allocation_id");
 	conf_free(c);
 }
 
@@ -554,6 +621,118 @@ test_aws_syntax(void)
 	one("autoscaling = { dry_run = 1; };", "must be true or false");
 	one("agent = { state_dir = \"\"; };", "must not be empty");
 	one("agent = { state_dir = \"/tmp/ha-state\"; };", NULL);
+
+	/* aws: the EC2 and SNS endpoints */
+	one("aws = { ec2_endpoint = \"http://127.0.0.1:5000\"; "
+	    "sns_endpoint = \"https://[::1]:443/x/\"; };",
+	    NULL);
+	one("aws = { ec2_endpoint = \"http://u:p@h/\"; };",
+	    "ec2_endpoint: bad url \"http://u:p@h/\": credentials in the url");
+	one("aws = { sns_endpoint = \"http://h:0/\"; };",
+	    "sns_endpoint: bad url \"http://h:0/\": port must be 1-65535");
+
+	/* lifecycle */
+	one("lifecycle = { launch_hook = \"a\"; terminate_hook = \"b\"; };",
+	    NULL);
+	one("lifecycle = { launch_hook = \"A-z_0/9\"; };", NULL);
+	one("lifecycle = { launch_hook = \"a.b\"; };",
+	    "\"a.b\" is not a lifecycle hook name");
+	one("lifecycle = { terminate_hook = \"caf\xc3\xa9\"; };",
+	    "is not a lifecycle hook name");
+	one("lifecycle = { terminate_hook = \"a\"; launch_hook = \"a\"; };",
+	    "terminate_hook: \"a\" is also the launch_hook");
+	one("lifecycle = { launch_hook = \"\"; terminate_hook = \"\"; };",
+	    NULL);
+	one("lifecycle = { launch_timeout = 86401; };", "(must be 10..86400)");
+	one("lifecycle = { launch_timeout = 9.5; };", "(must be 10..86400)");
+	one("lifecycle = { heartbeat_interval = 4; };", "(must be 5..7200)");
+	one("lifecycle = { watch_interval = 61; };", "(must be 1..60)");
+	one("lifecycle = { watch_interval = 1; };", NULL);
+	one("lifecycle = { rebalance = \"drain\"; };", NULL);
+	one("lifecycle = { rebalance = \"Drain\"; };",
+	    "rebalance: \"Drain\" is not one of report, drain");
+	one("lifecycle = { rebalance = true; };",
+	    "rebalance: must be a string, not a boolean");
+	one("lifecycle = { spot = 1; };", "spot: must be true or false");
+	one("lifecycle = { drain_command = \"/bin/true\"; };",
+	    "drain_command: must be an array [ ... ] of strings, not a string");
+	one("lifecycle = { drain_command = (\"/bin/true\", 3); };",
+	    "element 2 must be a string, not an integer");
+	one("lifecycle = { drain_command = [\"/\"]; };",
+	    "\"/\" is not a regular file");
+	one("lifecycle = { drain_command = [\"/bin/true\", \"--x\"]; "
+	    "drain_timeout = 0.1; };",
+	    NULL);
+	one("lifecycle = { drain_timeout = 3600.5; };", "(must be 0.1..3600)");
+	one("lifecycle = 1;",
+	    "lifecycle: must be a group { ... }, not an integer");
+
+	/* notify */
+	one("notify = { sns_topic_arn = \"\"; };", NULL);
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:us-east-1:123456789012:alerts\"; };",
+	    NULL);
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws-cn:sns:cn-north-1:123456789012:A_b-9\"; };",
+	    NULL);
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:us-east-1:123456789012:t.fifo\"; };",
+	    NULL);
+	one("notify = { sns_topic_arn = \"alerts\"; };",
+	    "\"alerts\" must start with \"arn:aws\"");
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:useast1:123456789012:t\"; };",
+	    "has no region");
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns::123456789012:t\"; };",
+	    "has no region");
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:us-east-1:1234567890123:t\"; };",
+	    "has no 12-digit account id");
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:us-east-1:123456789012:\"; };",
+	    "has a bad topic name");
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:us-east-1:123456789012:a.b\"; };",
+	    "has a bad topic name");
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:us-east-1:123456789012:.fifo\"; };",
+	    "has a bad topic name");
+	one("notify = { sns_topic_arn = "
+	    "\"arn:aws:sns:us-east-1:123456789012:t:sub\"; };",
+	    "has a bad topic name");
+	{
+		char text[600], name[258];
+
+		memset(name, 'n', 257);
+		name[257] = '\0';
+		snprintf(text, sizeof(text),
+		    "notify = { sns_topic_arn = "
+		    "\"arn:aws:sns:us-east-1:123456789012:%s\"; };",
+		    name);
+		one(text, "has a bad topic name");
+		name[256] = '\0';
+		snprintf(text, sizeof(text),
+		    "notify = { sns_topic_arn = "
+		    "\"arn:aws:sns:us-east-1:123456789012:%s\"; };",
+		    name);
+		one(text, NULL);
+	}
+
+	/* eip */
+	one("eip = { allocation_id = \"\"; };", NULL);
+	one("eip = { allocation_id = \"eipalloc-12345678\"; };", NULL);
+	one("eip = { allocation_id = \"eipalloc-0123456789abcdef0\"; };", NULL);
+	one("eip = { allocation_id = \"eipalloc-1234567\"; };",
+	    "is not an Elastic IP allocation id");
+	one("eip = { allocation_id = \"eipassoc-12345678\"; };",
+	    "is not an Elastic IP allocation id");
+	one("eip = { allocation_id = \"eipalloc-0123456789abcdef01\"; };",
+	    "is too long (at most 26 characters)");
+	one("eip = { allocation_id = \"203.0.113.7\"; };",
+	    "is not an Elastic IP allocation id");
+	one("eip = { public_ip = \"203.0.113.7\"; };",
+	    "eip: unknown key \"public_ip\"");
 }
 
 static void
@@ -816,7 +995,50 @@ test_man(void)
 	    "etc/healthagent.conf: set_instance_health off");
 	ok(c != NULL && c->n_cw_metrics == CW_METRIC_MAX,
 	    "etc/healthagent.conf: all metrics");
+	ok(c != NULL && *c->lc_launch_hook == '\0' &&
+	        *c->lc_terminate_hook == '\0' && c->lc_drain_argc == 0 &&
+	        !c->lc_rebalance_drain,
+	    "etc/healthagent.conf: no lifecycle hooks, no drain_command");
+	ok(c != NULL && *c->sns_topic_arn == '\0',
+	    "etc/healthagent.conf: no SNS notifications");
+	ok(c != NULL && *c->eip_allocation_id == '\0',
+	    "etc/healthagent.conf: no Elastic IP");
 	conf_free(c);
+
+	/* Every key of the table appears in etc/healthagent.conf, set or
+	 * commented out, in its group (checks: anywhere after "checks"). */
+	{
+		char *etc;
+
+		snprintf(path, sizeof(path), "%s/etc/healthagent.conf", top);
+		etc = slurp(path);
+		for (i = 0;
+		     etc != NULL && (name = conf_key_name(i, &sect)) != NULL;
+		     i++) {
+			char head[64], want[128];
+			const char *from, *to, *p;
+			bool found = false;
+
+			if (strcmp(sect, "check") == 0)
+				continue;
+			snprintf(head, sizeof(head), "\n%s = {\n", sect);
+			from = strstr(etc, head);
+			to = from != NULL ? strstr(from, "\n};\n") : NULL;
+			snprintf(want, sizeof(want), "%s = ", name);
+			for (p = from; p != NULL && to != NULL &&
+			     (p = strstr(p, want)) != NULL && p < to;
+			     p++) {
+				if (p[-1] == '\t' || p[-1] == ' ' ||
+				    p[-1] == '#') {
+					found = true;
+					break;
+				}
+			}
+			ok(found, "etc/healthagent.conf shows %s.%s", sect,
+			    name);
+		}
+		free(etc);
+	}
 }
 
 int
@@ -831,6 +1053,7 @@ main(void)
 	test_sample_values();
 	test_defaults();
 	test_aws_values();
+	test_lifecycle_values();
 	test_aws_syntax();
 	test_forms();
 	test_ipv6_include();
