@@ -16,11 +16,14 @@
 #include "ev.h"
 #include "health.h"
 #include "httpc.h"
+#include "lifecycle.h"
 #include "sample.h"
 
 struct cloud;
 
-struct cloud *cloud_new(struct ev *ev, struct httpc *hc, const struct conf *c);
+/* lh: how lifecycle drains reach the daemon (copied; may be NULL). */
+struct cloud *cloud_new(struct ev *ev, struct httpc *hc, const struct conf *c,
+    const struct lifecycle_hooks *lh);
 void cloud_free(struct cloud *cl);
 /* Apply a reloaded config. */
 void cloud_reconfigure(struct cloud *cl, const struct conf *c);
@@ -31,7 +34,10 @@ void cloud_tick(struct cloud *cl, const struct sample *s,
 void cloud_set_health(struct cloud *cl, const struct health *h);
 /* Publish what is queued now (at the start of a drain). */
 void cloud_flush(struct cloud *cl);
-/* Add "aws", "cloudwatch" and "autoscaling" objects to a status document. */
+/* The lifecycle object (never NULL): `healthagent drain` and `undrain`. */
+struct lifecycle *cloud_lifecycle(struct cloud *cl);
+/* Add "aws", "cloudwatch", "autoscaling", ... and "lifecycle" objects to a
+ * status document. */
 void cloud_status(const struct cloud *cl, json_object *into);
 
 #endif

@@ -50,7 +50,8 @@ if command -v moto_server >/dev/null 2>&1; then
 		[ -s "$D/imds.port" ] && curl -s "http://127.0.0.1:$MOTO_PORT/" >/dev/null && break
 		sleep 0.1
 	done
-	export AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(cat "$D/imds.port")"
+	AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(cat "$D/imds.port")"
+	export AWS_EC2_METADATA_SERVICE_ENDPOINT
 	export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 	AWS_CONF='cloudwatch: { interval = 5; storage_resolution = 1; };'
 	echo "demo backends: IMDSv2 emulator on $AWS_EC2_METADATA_SERVICE_ENDPOINT, moto on $AWS_ENDPOINT_URL"

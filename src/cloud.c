@@ -19,6 +19,7 @@
 #include "creds.h"
 #include "eip.h"
 #include "imds.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "notify.h"
 #include "xmalloc.h"
@@ -33,6 +34,9 @@ struct cloud {
 	struct asg *asg;
 	struct notify *notify;
 	struct eip *eip;
+	/* Lives across client rebuilds (a drain must survive a reload). */
+	struct lifecycle *lc;
+	struct lifecycle_hooks lh; /* the daemon's */
 	/* The daemon's current verdict, for the failing checks in messages;
 	 * replaced on every tick and at once on a reload. */
 	const struct health *health;
@@ -76,6 +80,7 @@ group_found_cb(const char *group, void *arg)
 	if (cl->cw != NULL)
 		cloudwatch_set_identity(cl->cw, cl->instance_id, cl->group);
 	notify_set_identity(cl->notify, cl->instance_id, cl->group, cl->az);
+	lifecycle_set_identity(cl->lc, cl->instance_id, cl->group);
 }
 
 static void
@@ -91,6 +96,7 @@ identity_ready(struct cloud *cl)
 		cloudwatch_set_identity(cl->cw, cl->instance_id, NULL);
 	notify_set_identity(cl->notify, cl->instance_id, NULL, cl->az);
 	eip_set_identity(cl->eip, cl->instance_id);
+	lifecycle_set_identity(cl->lc, cl->instance_id, NULL);
 	asg_set_identity(cl->asg, cl->instance_id, group_found_cb, cl);
 }
 
@@ -123,6 +129,27 @@ asg_event_cb(enum asg_event ev, const char *why, void *arg)
 	    why, cl->health);
 }
 
+/* A lifecycle drain began or ended: announce it, then tell the daemon. */
+static void
+lc_draining_cb(bool on, const char *why, void *arg)
+{
+	struct cloud *cl = arg;
+
+	if (on && cl->notify != NULL)
+		notify_event(cl->notify, NOTIFY_DRAIN_START, why, cl->health);
+	if (cl->lh.set_draining != NULL)
+		cl->lh.set_draining(on, why, cl->lh.arg);
+}
+
+static void
+lc_finished_cb(void *arg)
+{
+	struct cloud *cl = arg;
+
+	if (cl->lh.drain_finished != NULL)
+		cl->lh.drain_finished(cl->lh.arg);
+}
+
 static void
 build(struct cloud *cl, const struct conf *c)
 {
@@ -145,6 +172,7 @@ build(struct cloud *cl, const struct conf *c)
 	cl->notify = notify_new(cl->ev, cl->aws, c);
 	cl->eip = eip_new(cl->ev, cl->aws, c);
 	asg_on_event(cl->asg, asg_event_cb, cl);
+	lifecycle_set_clients(cl->lc, cl->aws, cl->imds);
 	cl->built_from = client_key(c);
 	cl->identity_known = false;
 	snprintf(cl->instance_id, sizeof(cl->instance_id), "%s",
@@ -164,6 +192,7 @@ build(struct cloud *cl, const struct conf *c)
 static void
 teardown(struct cloud *cl)
 {
+	lifecycle_set_clients(cl->lc, NULL, NULL);
 	eip_free(cl->eip);
 	notify_free(cl->notify);
 	asg_free(cl->asg);
@@ -185,12 +214,21 @@ teardown(struct cloud *cl)
 }
 
 struct cloud *
-cloud_new(struct ev *ev, struct httpc *hc, const struct conf *c)
+cloud_new(struct ev *ev, struct httpc *hc, const struct conf *c,
+    const struct lifecycle_hooks *lh)
 {
 	struct cloud *cl = xcalloc(1, sizeof(*cl));
+	const struct lifecycle_hooks mine = {
+	    .set_draining = lc_draining_cb,
+	    .drain_finished = lc_finished_cb,
+	    .arg = cl,
+	};
 
 	cl->ev = ev;
 	cl->hc = hc;
+	if (lh != NULL)
+		cl->lh = *lh;
+	cl->lc = lifecycle_new(ev, NULL, NULL, c, &mine);
 	build(cl, c);
 	return cl;
 }
@@ -201,6 +239,7 @@ cloud_free(struct cloud *cl)
 	if (cl == NULL)
 		return;
 	teardown(cl);
+	lifecycle_free(cl->lc);
 	free(cl);
 }
 
@@ -231,6 +270,7 @@ cloud_reconfigure(struct cloud *cl, const struct conf *c)
 		}
 		teardown(cl);
 		build(cl, c);
+		lifecycle_reconfigure(cl->lc, c);
 		return;
 	}
 	if (c->cw_enabled && cl->cw == NULL) {
@@ -248,6 +288,7 @@ cloud_reconfigure(struct cloud *cl, const struct conf *c)
 	asg_reconfigure(cl->asg, c);
 	notify_reconfigure(cl->notify, c);
 	eip_reconfigure(cl->eip, c);
+	lifecycle_reconfigure(cl->lc, c);
 }
 
 void
@@ -267,6 +308,7 @@ cloud_tick(struct cloud *cl, const struct sample *s, const struct health *h,
 		cloudwatch_observe(cl->cw, s, h, wall_ms);
 	asg_observe(cl->asg, h, now);
 	eip_observe(cl->eip, h);
+	lifecycle_observe(cl->lc, h, now);
 	if (st == HEALTH_UNHEALTHY && !cl->was_unhealthy) {
 		cl->was_unhealthy = true;
 		cl->unhealthy_since = now;
@@ -279,6 +321,12 @@ cloud_tick(struct cloud *cl, const struct sample *s, const struct health *h,
 		    (double)(now - cl->unhealthy_since) / 1000);
 		notify_event(cl->notify, NOTIFY_RECOVERED, why, h);
 	}
+}
+
+struct lifecycle *
+cloud_lifecycle(struct cloud *cl)
+{
+	return cl->lc;
 }
 
 void
@@ -323,4 +371,5 @@ cloud_status(const struct cloud *cl, json_object *into)
 	asg_status(cl->asg, into);
 	notify_status(cl->notify, into);
 	eip_status(cl->eip, into);
+	lifecycle_status(cl->lc, into);
 }

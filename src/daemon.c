@@ -29,6 +29,7 @@
 #include "healthagent.h"
 #include "httpc.h"
 #include "httpd.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "sample.h"
 #include "sdnotify.h"
@@ -161,6 +162,21 @@ http_handler(const struct http_request *req, const struct sockaddr *peer,
 	resp->body_len = strlen(resp->body);
 }
 
+/* lifecycle.c (through cloud.c) drains on a termination signal or by
+ * hand, and undrains. */
+static void
+lc_set_draining(bool on, const char *why, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->health == NULL || (d->stopping && !on))
+		return;
+	health_set_draining(d->health, on, why, util_now_ms());
+	/* Send what is queued while the endpoint drains. */
+	if (on)
+		cloud_flush(d->cloud);
+}
+
 static void
 control_handler(const char *cmd, char **reply, void *arg)
 {
@@ -170,6 +186,7 @@ control_handler(const char *cmd, char **reply, void *arg)
 
 	if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
 		bool on = cmd[0] == 'd';
+		char err[400];
 
 		if (d->stopping && !on) {
 			*reply = xstrdup("{\"ok\":false,\"error\":\"the agent "
@@ -177,8 +194,23 @@ control_handler(const char *cmd, char **reply, void *arg)
 			return;
 		}
 		log_notice("%s requested over the control socket", cmd);
-		health_set_draining(d->health, on, "operator request",
-		    util_now_ms());
+		if (on) {
+			lifecycle_drain(cloud_lifecycle(d->cloud),
+			    "operator request");
+		} else if (lifecycle_undrain(cloud_lifecycle(d->cloud), err,
+		               sizeof(err)) < 0) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "ok",
+			    json_object_new_boolean(false));
+			json_object_object_add(o, "error",
+			    json_object_new_string(err));
+			*reply = xasprintf("%s\n",
+			    json_object_to_json_string_ext(o,
+			        JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+			return;
+		}
 	} else if (strcmp(cmd, "status") != 0) {
 		*reply = xasprintf("{\"ok\":false,\"error\":\"unknown command; "
 		                   "try status, drain or undrain\"}\n");
@@ -375,6 +407,13 @@ begin_shutdown(struct daemon *d, const char *why)
 	}
 	d->stopping = true;
 	sdnotify("STOPPING=1");
+	if (health_state(d->health) == HEALTH_DRAINING) {
+		/* A drain (by hand, a lifecycle hook or a Spot notice) has
+		 * already taken the instance out of the load balancer. */
+		log_notice("%s while drained: exiting without another wait",
+		    why);
+		drain = 0;
+	}
 	health_set_draining(d->health, true, why, util_now_ms());
 	/* Send what is queued while the endpoint drains. */
 	cloud_flush(d->cloud);
@@ -500,7 +539,14 @@ daemon_run(const struct daemon_opts *o)
 	}
 	d.sampler = sampler_new(d.sysstat, d.conf->disk_path);
 	d.httpc = httpc_new(d.ev);
-	d.cloud = cloud_new(d.ev, d.httpc, d.conf);
+	{
+		const struct lifecycle_hooks lh = {
+		    .set_draining = lc_set_draining,
+		    .arg = &d,
+		};
+
+		d.cloud = cloud_new(d.ev, d.httpc, d.conf, &lh);
+	}
 	fd = httpd_listen((struct sockaddr *)&d.conf->listen_addr,
 	    d.conf->listen_addrlen, err, sizeof(err));
 	if (fd < 0) {

@@ -5,10 +5,11 @@
 #   3. build with ASan+UBSan and run the tests again;
 #   4. clang-format, mandoc -Tlint and systemd-analyze verify;
 #   5. a short libFuzzer run of every harness;
-#   6. make distcheck.
+#   6. make distcheck;
+#   7. the Debian package: build, install, check, purge.
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SRC=$(pwd)
 OUT=${BUILD_ROOT:-$SRC/build-tests}
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -132,6 +133,15 @@ fuzz_smoke() {
 	return $rc
 }
 
+# Build the .deb from the release tarball, install, check and purge it.
+# Slow and root-only, so it runs here rather than inside make check.
+deb_package() {
+	require dpkg-buildpackage dh || return 1
+	local s=""
+	[ "$(id -u)" -ne 0 ] && s=sudo
+	$s env top_srcdir="$SRC" "$SRC/tests/integration/package.sh"
+}
+
 distcheck() {
 	(cd "$OUT/default" && make -s distcheck >"$OUT/distcheck.out" 2>&1) || {
 		tail -n 40 "$OUT/distcheck.out"
@@ -148,6 +158,7 @@ step mandoc-lint lint_man
 step systemd-verify verify_unit
 step fuzz-smoke fuzz_smoke
 step distcheck distcheck
+step deb-package deb_package
 
 echo
 [ -n "$failures" ] && echo "failed steps:$failures"
