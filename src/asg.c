@@ -25,6 +25,7 @@
 #include "asg.h"
 #include "awsxml.h"
 #include "child.h"
+#include "jsonw.h"
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -1295,25 +1296,6 @@ asg_observe(struct asg *a, const struct health *h, mono_ms now)
 /* Status. */
 
 static void
-add_str(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k,
-	    v != NULL ? json_object_new_string(v) : NULL);
-}
-
-static void
-add_int(json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-static void
-add_bool(json_object *o, const char *k, bool v)
-{
-	json_object_object_add(o, k, json_object_new_boolean(v));
-}
-
-static void
 eviction_line(const struct asg *a, char *buf, size_t size)
 {
 	if (!a->enabled)
@@ -1344,52 +1326,52 @@ asg_status(const struct asg *a, json_object *into)
 	mono_ms now = util_now_ms();
 	char line[400];
 
-	add_bool(o, "enabled", a->enabled);
-	add_bool(o, "dry_run", a->dry_run);
+	jsonw_bool(o, "enabled", a->enabled);
+	jsonw_bool(o, "dry_run", a->dry_run);
 	eviction_line(a, line, sizeof(line));
-	add_str(o, "eviction", line);
-	add_str(o, "group", asg_group(a));
-	add_str(o, "group_lookup", id_state_names[a->id]);
-	add_str(o, "instance_id", a->instance_id);
-	add_bool(o, "restart_command", a->restart_argv != NULL);
-	add_bool(o, "evicted_this_boot", a->evicted_this_boot);
+	jsonw_str(o, "eviction", line);
+	jsonw_str(o, "group", asg_group(a));
+	jsonw_str(o, "group_lookup", id_state_names[a->id]);
+	jsonw_str(o, "instance_id", a->instance_id);
+	jsonw_bool(o, "restart_command", a->restart_argv != NULL);
+	jsonw_bool(o, "evicted_this_boot", a->evicted_this_boot);
 
 	e = json_object_new_object();
-	add_str(e, "state", asg_phase_names[a->ep.phase]);
-	add_int(e, "unhealthy_for_ms",
+	jsonw_str(e, "state", asg_phase_names[a->ep.phase]);
+	jsonw_int(e, "unhealthy_for_ms",
 	    a->ep.phase != ASG_PHASE_IDLE ? (int64_t)since(now, a->ep.started)
 	                                  : 0);
-	add_int(e, "restarts",
+	jsonw_int(e, "restarts",
 	    a->ep.phase != ASG_PHASE_IDLE ? a->ep.restarts : 0);
-	add_int(e, "restarts_in_window", recent_restarts(a, now));
+	jsonw_int(e, "restarts_in_window", recent_restarts(a, now));
 	if (a->ep.phase == ASG_PHASE_WAIT)
-		add_int(e, "recheck_in_ms",
+		jsonw_int(e, "recheck_in_ms",
 		    a->ep.retry_at > now ? (int64_t)(a->ep.retry_at - now) : 0);
 	json_object_object_add(o, "episode", e);
 
 	if (a->last_at != 0) {
 		x = json_object_new_object();
-		add_str(x, "what", a->last_what);
-		add_str(x, "result", a->last_result);
-		add_int(x, "age_ms", (int64_t)since(now, a->last_at));
+		jsonw_str(x, "what", a->last_what);
+		jsonw_str(x, "result", a->last_result);
+		jsonw_int(x, "age_ms", (int64_t)since(now, a->last_at));
 		json_object_object_add(o, "last_action", x);
 	} else
 		json_object_object_add(o, "last_action", NULL);
 	if (a->restart_done_at != 0) {
 		x = json_object_new_object();
-		add_str(x, "result", a->last_restart);
-		add_int(x, "age_ms", (int64_t)since(now, a->restart_done_at));
+		jsonw_str(x, "result", a->last_restart);
+		jsonw_int(x, "age_ms", (int64_t)since(now, a->restart_done_at));
 		json_object_object_add(o, "last_restart", x);
 	} else
 		json_object_object_add(o, "last_restart", NULL);
 	if (a->refusal_at != 0) {
 		x = json_object_new_object();
-		add_str(x, "why", a->last_refusal);
-		add_int(x, "age_ms", (int64_t)since(now, a->refusal_at));
+		jsonw_str(x, "why", a->last_refusal);
+		jsonw_int(x, "age_ms", (int64_t)since(now, a->refusal_at));
 		json_object_object_add(o, "last_refusal", x);
 	} else
 		json_object_object_add(o, "last_refusal", NULL);
-	add_int(o, "refusals", (int64_t)a->refusals_total);
-	add_int(o, "restarts", (int64_t)a->restarts_total);
+	jsonw_int(o, "refusals", (int64_t)a->refusals_total);
+	jsonw_int(o, "restarts", (int64_t)a->restarts_total);
 	json_object_object_add(into, "autoscaling", o);
 }

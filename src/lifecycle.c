@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "child.h"
+#include "jsonw.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "util.h"
@@ -1789,50 +1790,32 @@ lifecycle_draining(const struct lifecycle *lc)
  * Status.
  */
 
-static void
-add_str(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k,
-	    v != NULL ? json_object_new_string(v) : NULL);
-}
-
-static void
-add_int(json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-static void
-add_bool(json_object *o, const char *k, bool v)
-{
-	json_object_object_add(o, k, json_object_new_boolean(v));
-}
-
 static json_object *
 hook_status(const struct lifecycle *lc, const struct hook *k, mono_ms now)
 {
 	json_object *o = json_object_new_object();
 
-	add_str(o, "name", k->name[0] != '\0' ? k->name : NULL);
-	add_str(o, "state", hook_state_names[k->state]);
+	jsonw_str(o, "name", k->name[0] != '\0' ? k->name : NULL);
+	jsonw_str(o, "state", hook_state_names[k->state]);
 	if (k->state == HS_HELD || k->state == HS_COMPLETING ||
 	    k->state == HS_RETRY)
-		add_int(o, "held_ms", (int64_t)since(now, k->held_since));
-	add_str(o, "result", k->outcome[0] != '\0' ? k->outcome : NULL);
+		jsonw_int(o, "held_ms", (int64_t)since(now, k->held_since));
+	jsonw_str(o, "result", k->outcome[0] != '\0' ? k->outcome : NULL);
 	if (k->outcome_at != 0)
-		add_int(o, "result_age_ms", (int64_t)since(now, k->outcome_at));
-	add_int(o, "heartbeats", (int64_t)k->heartbeats);
-	add_int(o, "heartbeat_failures", (int64_t)k->heartbeat_failures);
-	add_str(o, "last_heartbeat",
+		jsonw_int(o, "result_age_ms",
+		    (int64_t)since(now, k->outcome_at));
+	jsonw_int(o, "heartbeats", (int64_t)k->heartbeats);
+	jsonw_int(o, "heartbeat_failures", (int64_t)k->heartbeat_failures);
+	jsonw_str(o, "last_heartbeat",
 	    k->last_heartbeat[0] != '\0' ? k->last_heartbeat : NULL);
 	if (k->kind == HOOK_LAUNCH && k->state == HS_HELD) {
-		add_bool(o, "ready", lc->ready);
-		add_str(o, "waiting_for",
+		jsonw_bool(o, "ready", lc->ready);
+		jsonw_str(o, "waiting_for",
 		    !lc->observed             ? "the first verdict"
 		        : !lc->ready          ? lc->not_ready
 		        : !identity_known(lc) ? "the instance id and group"
 		                              : NULL);
-		add_int(o, "abandon_in_ms",
+		jsonw_int(o, "abandon_in_ms",
 		    lc->launch_deadline > now
 		        ? (int64_t)(lc->launch_deadline - now)
 		        : 0);
@@ -1846,24 +1829,25 @@ watch_status(const struct lifecycle *lc, mono_ms now)
 	json_object *o = json_object_new_object(), *x;
 	int64_t wall = util_wall_ms();
 
-	add_bool(o, "enabled", watching(lc));
-	add_int(o, "interval_ms", (int64_t)lc->watch_interval);
-	add_str(o, "target_lifecycle_state",
+	jsonw_bool(o, "enabled", watching(lc));
+	jsonw_int(o, "interval_ms", (int64_t)lc->watch_interval);
+	jsonw_str(o, "target_lifecycle_state",
 	    lc->target_raw[0] != '\0' ? lc->target_raw : NULL);
 	if (lc->spot_present) {
 		x = json_object_new_object();
-		add_str(x, "action",
+		jsonw_str(x, "action",
 		    lifecycle_spot_action_names[lc->spot.action]);
-		add_int(x, "time", lc->spot.time_ms / 1000);
-		add_int(x, "in_ms", lc->spot.time_ms - wall);
+		jsonw_int(x, "time", lc->spot.time_ms / 1000);
+		jsonw_int(x, "in_ms", lc->spot.time_ms - wall);
 		json_object_object_add(o, "spot", x);
 	} else {
 		json_object_object_add(o, "spot", NULL);
 	}
 	if (lc->rebalance_present) {
 		x = json_object_new_object();
-		add_int(x, "notice_time", lc->rebalance_ms / 1000);
-		add_str(x, "action", lc->rebalance_drain ? "drain" : "report");
+		jsonw_int(x, "notice_time", lc->rebalance_ms / 1000);
+		jsonw_str(x, "action",
+		    lc->rebalance_drain ? "drain" : "report");
 		json_object_object_add(o, "rebalance", x);
 	} else {
 		json_object_object_add(o, "rebalance", NULL);
@@ -1872,12 +1856,12 @@ watch_status(const struct lifecycle *lc, mono_ms now)
 	for (int i = 0; i < W_MAX; i++) {
 		json_object *p = json_object_new_object();
 
-		add_int(p, "polls", (int64_t)lc->w[i].polls);
-		add_int(p, "errors", (int64_t)lc->w[i].errors);
-		add_str(p, "last_error",
+		jsonw_int(p, "polls", (int64_t)lc->w[i].polls);
+		jsonw_int(p, "errors", (int64_t)lc->w[i].errors);
+		jsonw_str(p, "last_error",
 		    lc->w[i].error[0] != '\0' ? lc->w[i].error : NULL);
 		if (lc->w[i].error[0] != '\0')
-			add_int(p, "last_error_age_ms",
+			jsonw_int(p, "last_error_age_ms",
 			    (int64_t)since(now, lc->w[i].error_at));
 		json_object_object_add(x, watch_paths[i], p);
 	}
@@ -1890,29 +1874,29 @@ drain_status(const struct lifecycle *lc, mono_ms now)
 {
 	json_object *o = json_object_new_object(), *c;
 
-	add_str(o, "state", drain_phase_names[lc->phase]);
-	add_int(o, "drains", (int64_t)lc->drains);
-	add_bool(o, "command", lc->drain_argv != NULL);
+	jsonw_str(o, "state", drain_phase_names[lc->phase]);
+	jsonw_int(o, "drains", (int64_t)lc->drains);
+	jsonw_bool(o, "command", lc->drain_argv != NULL);
 	if (lc->phase == DP_IDLE)
 		return o;
-	add_str(o, "why", lc->why);
+	jsonw_str(o, "why", lc->why);
 	c = json_object_new_array();
 	for (int i = 0; i < CAUSE_MAX; i++)
 		if (lc->causes & (1u << i))
 			json_object_array_add(c,
 			    json_object_new_string(cause_names[i]));
 	json_object_object_add(o, "causes", c);
-	add_bool(o, "final", lc->final);
-	add_int(o, "for_ms", (int64_t)since(now, lc->drain_started));
+	jsonw_bool(o, "final", lc->final);
+	jsonw_int(o, "for_ms", (int64_t)since(now, lc->drain_started));
 	if (lc->phase == DP_COMMAND || lc->phase == DP_WAIT)
-		add_int(o, "step_ends_in_ms",
+		jsonw_int(o, "step_ends_in_ms",
 		    lc->step_until > now ? (int64_t)(lc->step_until - now) : 0);
 	if (lc->phase == DP_DONE)
-		add_int(o, "took_ms",
+		jsonw_int(o, "took_ms",
 		    (int64_t)since(lc->drain_ended, lc->drain_started));
 	if (lc->deadline != 0)
-		add_int(o, "deadline_in_ms", lc->deadline - util_wall_ms());
-	add_str(o, "command_result",
+		jsonw_int(o, "deadline_in_ms", lc->deadline - util_wall_ms());
+	jsonw_str(o, "command_result",
 	    lc->cmd_result[0] != '\0' ? lc->cmd_result : NULL);
 	return o;
 }
@@ -1923,8 +1907,8 @@ lifecycle_status(const struct lifecycle *lc, json_object *into)
 	json_object *o = json_object_new_object();
 	mono_ms now = util_now_ms();
 
-	add_str(o, "instance_id", instance_id(lc));
-	add_str(o, "group", group(lc));
+	jsonw_str(o, "instance_id", instance_id(lc));
+	jsonw_str(o, "group", group(lc));
 	json_object_object_add(o, "launch",
 	    hook_status(lc, &lc->hooks[HOOK_LAUNCH], now));
 	json_object_object_add(o, "terminate",

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "healthagent.h"
+#include "jsonw.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -31,28 +32,6 @@ finish(json_object *o, size_t *len)
 	return out;
 }
 
-static void
-add_str(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
-}
-
-static void
-add_int(json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-static void
-add_dbl(json_object *o, const char *k, double v)
-{
-	/* Two decimals are plenty for percentages and milliseconds. */
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%.2f", v);
-	json_object_object_add(o, k, json_object_new_double_s(v, buf));
-}
-
 static int64_t
 age(const struct status_src *s, mono_ms t)
 {
@@ -67,31 +46,31 @@ check_json(const struct status_src *s, size_t i, bool brief)
 	json_object *o = json_object_new_object();
 
 	health_check(s->health, i, &v);
-	add_str(o, "name", v.name);
+	jsonw_str(o, "name", v.name);
 	if (!brief) {
-		add_str(o, "type", conf_check_type_names[cc->type]);
-		add_str(o, "scope", conf_scope_names[cc->scope]);
+		jsonw_str(o, "type", conf_check_type_names[cc->type]);
+		jsonw_str(o, "scope", conf_scope_names[cc->scope]);
 	}
-	add_str(o, "state", health_cstate_names[v.state]);
-	add_str(o, "reason", health_reason_names[v.last.reason]);
-	add_str(o, "detail", v.last.detail);
+	jsonw_str(o, "state", health_cstate_names[v.state]);
+	jsonw_str(o, "reason", health_reason_names[v.last.reason]);
+	jsonw_str(o, "detail", v.last.detail);
 	if (brief)
 		return o;
 	if (v.last.latency_ms >= 0)
-		add_dbl(o, "latency_ms", v.last.latency_ms);
+		jsonw_dbl(o, "latency_ms", v.last.latency_ms);
 	else
 		json_object_object_add(o, "latency_ms", NULL);
-	add_int(o, "last_result_age_ms", age(s, v.last_at));
-	add_int(o, "last_change_age_ms", age(s, v.changed_at));
-	add_int(o, "consecutive_ok", v.consecutive_ok);
-	add_int(o, "consecutive_fail", v.consecutive_fail);
-	add_int(o, "runs", (int64_t)v.runs);
-	add_int(o, "failures", (int64_t)v.failures);
-	add_int(o, "transitions", (int64_t)v.transitions);
-	add_dbl(o, "interval_s", cc->interval);
-	add_dbl(o, "timeout_s", cc->timeout);
-	add_int(o, "rise", cc->rise);
-	add_int(o, "fall", cc->fall);
+	jsonw_int(o, "last_result_age_ms", age(s, v.last_at));
+	jsonw_int(o, "last_change_age_ms", age(s, v.changed_at));
+	jsonw_int(o, "consecutive_ok", v.consecutive_ok);
+	jsonw_int(o, "consecutive_fail", v.consecutive_fail);
+	jsonw_int(o, "runs", (int64_t)v.runs);
+	jsonw_int(o, "failures", (int64_t)v.failures);
+	jsonw_int(o, "transitions", (int64_t)v.transitions);
+	jsonw_dbl(o, "interval_s", cc->interval);
+	jsonw_dbl(o, "timeout_s", cc->timeout);
+	jsonw_int(o, "rise", cc->rise);
+	jsonw_int(o, "fall", cc->fall);
 	return o;
 }
 
@@ -102,8 +81,8 @@ status_health_body(const struct status_src *s, size_t *len)
 	json_object *failing = json_object_new_array();
 	enum health_state st = health_state(s->health);
 
-	add_str(o, "status", health_state_names[st]);
-	add_str(o, "reason", health_why(s->health));
+	jsonw_str(o, "status", health_state_names[st]);
+	jsonw_str(o, "reason", health_why(s->health));
 	for (size_t i = 0; i < health_count(s->health); i++) {
 		struct health_check_view v;
 
@@ -123,12 +102,12 @@ sample_json(const struct sample *sm)
 
 	json_object_object_add(o, "valid", json_object_new_boolean(sm->valid));
 	if (sm->cpu_valid)
-		add_dbl(o, "cpu_usage_percent", sm->cpu_pct);
+		jsonw_dbl(o, "cpu_usage_percent", sm->cpu_pct);
 	else
 		json_object_object_add(o, "cpu_usage_percent", NULL);
-	add_dbl(o, "mem_used_percent", sm->mem_used_pct);
-	add_dbl(o, "swap_used_percent", sm->swap_used_pct);
-	add_dbl(o, "disk_used_percent", sm->disk_used_pct);
+	jsonw_dbl(o, "mem_used_percent", sm->mem_used_pct);
+	jsonw_dbl(o, "swap_used_percent", sm->swap_used_pct);
+	jsonw_dbl(o, "disk_used_percent", sm->disk_used_pct);
 	for (int i = 0; i < 3; i++) {
 		char buf[32];
 
@@ -137,12 +116,12 @@ sample_json(const struct sample *sm)
 		    json_object_new_double_s(sm->load[i], buf));
 	}
 	json_object_object_add(o, "load", load);
-	add_int(o, "mem_total_kb", (int64_t)sm->mem_total_kb);
-	add_int(o, "mem_available_kb", (int64_t)sm->mem_available_kb);
-	add_int(o, "swap_total_kb", (int64_t)sm->swap_total_kb);
-	add_int(o, "disk_total_kb", (int64_t)sm->disk_total_kb);
-	add_int(o, "disk_avail_kb", (int64_t)sm->disk_avail_kb);
-	add_int(o, "errors", (int64_t)sm->errors);
+	jsonw_int(o, "mem_total_kb", (int64_t)sm->mem_total_kb);
+	jsonw_int(o, "mem_available_kb", (int64_t)sm->mem_available_kb);
+	jsonw_int(o, "swap_total_kb", (int64_t)sm->swap_total_kb);
+	jsonw_int(o, "disk_total_kb", (int64_t)sm->disk_total_kb);
+	jsonw_int(o, "disk_avail_kb", (int64_t)sm->disk_avail_kb);
+	jsonw_int(o, "errors", (int64_t)sm->errors);
 	return o;
 }
 
@@ -155,25 +134,25 @@ status_json(const struct status_src *s, size_t *len)
 	json_object *d = json_object_new_object();
 	enum health_state st = health_state(s->health);
 
-	add_str(o, "state", health_state_names[st]);
+	jsonw_str(o, "state", health_state_names[st]);
 	json_object_object_add(o, "ok",
 	    json_object_new_boolean(health_state_ok(st)));
-	add_str(o, "reason", health_why(s->health));
-	add_int(o, "state_age_ms", age(s, health_state_since(s->health)));
+	jsonw_str(o, "reason", health_why(s->health));
+	jsonw_int(o, "state_age_ms", age(s, health_state_since(s->health)));
 
-	add_str(d, "version", HEALTHAGENT_VERSION);
-	add_int(d, "pid", (int64_t)getpid());
-	add_int(d, "uptime_ms", age(s, s->daemon_started));
-	add_str(d, "config", s->conf->path);
-	add_str(d, "listen", s->conf->listen);
-	add_str(d, "health_path", s->conf->health_path);
-	add_str(d, "sampling_backend", s->backend);
-	add_dbl(d, "start_grace_s", s->conf->start_grace);
-	add_int(d, "wall_ms", s->wall_now_ms);
-	add_int(d, "reloads", (int64_t)s->reloads);
-	add_int(d, "reload_failures", (int64_t)s->reload_failures);
+	jsonw_str(d, "version", HEALTHAGENT_VERSION);
+	jsonw_int(d, "pid", (int64_t)getpid());
+	jsonw_int(d, "uptime_ms", age(s, s->daemon_started));
+	jsonw_str(d, "config", s->conf->path);
+	jsonw_str(d, "listen", s->conf->listen);
+	jsonw_str(d, "health_path", s->conf->health_path);
+	jsonw_str(d, "sampling_backend", s->backend);
+	jsonw_dbl(d, "start_grace_s", s->conf->start_grace);
+	jsonw_int(d, "wall_ms", s->wall_now_ms);
+	jsonw_int(d, "reloads", (int64_t)s->reloads);
+	jsonw_int(d, "reload_failures", (int64_t)s->reload_failures);
 	if (s->last_reload_error != NULL)
-		add_str(d, "last_reload_error", s->last_reload_error);
+		jsonw_str(d, "last_reload_error", s->last_reload_error);
 	json_object_object_add(o, "daemon", d);
 
 	for (size_t i = 0; i < health_count(s->health); i++)
@@ -181,12 +160,12 @@ status_json(const struct status_src *s, size_t *len)
 	json_object_object_add(o, "checks", checks);
 	json_object_object_add(o, "sample", sample_json(s->sample));
 	if (s->http != NULL) {
-		add_int(http, "accepted", (int64_t)s->http->accepted);
-		add_int(http, "requests", (int64_t)s->http->requests);
-		add_int(http, "rejected", (int64_t)s->http->rejected);
-		add_int(http, "errors_4xx", (int64_t)s->http->errors_4xx);
-		add_int(http, "timeouts", (int64_t)s->http->timeouts);
-		add_int(http, "open", s->http->open);
+		jsonw_int(http, "accepted", (int64_t)s->http->accepted);
+		jsonw_int(http, "requests", (int64_t)s->http->requests);
+		jsonw_int(http, "rejected", (int64_t)s->http->rejected);
+		jsonw_int(http, "errors_4xx", (int64_t)s->http->errors_4xx);
+		jsonw_int(http, "timeouts", (int64_t)s->http->timeouts);
+		jsonw_int(http, "open", s->http->open);
 	}
 	json_object_object_add(o, "http", http);
 	if (s->cloud != NULL)
