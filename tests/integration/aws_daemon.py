@@ -314,11 +314,19 @@ def main():
     ok(len(watch["hints"]) >= 3 and watch["hints"] == want,
        "c: the key in use changed at each refresh: %s"
        % " -> ".join(watch["hints"]), "want %s" % want)
-    expired = [x for _, x in watch["states"] if "EXPIRED" in x or
+    # The question is the refresh: from the first credentials on, status
+    # must never show them expired, failing or rejected. (The very first
+    # fetch may time out on a loaded machine and be retried; that is the
+    # start-up path, covered by scenario b.)
+    since_first = [x for _, x in watch["states"]]
+    while since_first and "ASIA" not in since_first[0]:
+        since_first.pop(0)
+    expired = [x for x in since_first if "EXPIRED" in x or
                "last error" in x or "rejected" in x]
-    ok(not expired and len(watch["states"]) > 50,
-       "c: status never showed expired, failing or rejected credentials "
-       "(%d samples)" % len(watch["states"]), "\n".join(expired[:5]))
+    ok(not expired and len(since_first) > 50,
+       "c: from the first credentials on, status never showed them expired, "
+       "failing or rejected (%d samples)" % len(since_first),
+       "\n".join(expired[:5]))
     s = agent_c.status()
     ok(s["cloudwatch"]["requests_failed"] == 0 and
        s["cloudwatch"]["requests_ok"] >= 8 and s["cloudwatch"]["last_error"]
