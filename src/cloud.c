@@ -41,6 +41,7 @@ struct cloud {
 	 * replaced on every tick and at once on a reload. */
 	const struct health *health;
 	bool was_unhealthy;
+	bool been_ok; /* a recovery needs a healthy time before the episode */
 	mono_ms unhealthy_since;
 	char instance_id[64];
 	char region[64];
@@ -309,7 +310,11 @@ cloud_tick(struct cloud *cl, const struct sample *s, const struct health *h,
 	asg_observe(cl->asg, h, now);
 	eip_observe(cl->eip, h);
 	lifecycle_observe(cl->lc, h, now);
-	if (st == HEALTH_UNHEALTHY && !cl->was_unhealthy) {
+	if (health_state_ok(st))
+		cl->been_ok = true;
+	/* Unhealthy before ever being healthy (no result yet at start) is
+	 * not an episode, and its end is no recovery. */
+	if (st == HEALTH_UNHEALTHY && !cl->was_unhealthy && cl->been_ok) {
 		cl->was_unhealthy = true;
 		cl->unhealthy_since = now;
 	} else if (cl->was_unhealthy && health_state_ok(st)) {
