@@ -1775,21 +1775,27 @@ v_az(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
 	return ok;
 }
 
+/* An AWS resource id: prefix and 8 to 17 lowercase hex digits, or "". */
+static bool
+aws_id(struct ctx *x, config_setting_t *s, const struct key *k, const char *v,
+    const char *prefix, const char *what)
+{
+	size_t n = strlen(v), p = strlen(prefix);
+
+	if (*v == '\0' ||
+	    (n >= p + 8 && n <= p + 17 && strncmp(v, prefix, p) == 0 &&
+	        strspn(v + p, "0123456789abcdef") == n - p))
+		return true;
+	kerr(x, s, k, "%s is not %s (\"%s\" and 8 to 17 lowercase hex digits)",
+	    q(x, v), what, prefix);
+	return false;
+}
+
 static bool
 v_instance_id(struct ctx *x, config_setting_t *s, const struct key *k,
     const char *v)
 {
-	size_t n = strlen(v);
-
-	if (*v == '\0' ||
-	    (n >= 2 + 8 && n <= 2 + 17 && strncmp(v, "i-", 2) == 0 &&
-	        strspn(v + 2, "0123456789abcdef") == n - 2))
-		return true;
-	kerr(x, s, k,
-	    "%s is not an instance id (\"i-\" and 8 to 17 lowercase hex "
-	    "digits)",
-	    q(x, v));
-	return false;
+	return aws_id(x, s, k, v, "i-", "an instance id");
 }
 
 static bool
@@ -1929,17 +1935,7 @@ static bool
 v_allocation_id(struct ctx *x, config_setting_t *s, const struct key *k,
     const char *v)
 {
-	size_t n = strlen(v);
-
-	if (*v == '\0' ||
-	    (n >= 9 + 8 && n <= 9 + 17 && strncmp(v, "eipalloc-", 9) == 0 &&
-	        strspn(v + 9, "0123456789abcdef") == n - 9))
-		return true;
-	kerr(x, s, k,
-	    "%s is not an Elastic IP allocation id (\"eipalloc-\" and 8 to "
-	    "17 lowercase hex digits)",
-	    q(x, v));
-	return false;
+	return aws_id(x, s, k, v, "eipalloc-", "an Elastic IP allocation id");
 }
 
 static bool
