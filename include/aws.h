@@ -54,6 +54,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "conf.h"
 #include "creds.h"
 #include "ev.h"
 #include "httpc.h"
@@ -102,6 +103,10 @@ struct aws_result {
 };
 
 typedef void (*aws_done_cb)(const struct aws_result *r, void *arg);
+
+/* Fill o from the aws and cloudwatch groups of a config (the strings are
+ * borrowed from c). */
+void aws_opts_from_conf(struct aws_opts *o, const struct conf *c);
 
 struct aws *aws_new(struct ev *ev, struct httpc *hc, struct creds *creds,
     const struct aws_opts *o);

@@ -636,6 +636,21 @@ aws_set_region(struct aws *a, const char *region)
 	a->region = xstrdup(region);
 }
 
+void
+aws_opts_from_conf(struct aws_opts *o, const struct conf *c)
+{
+	memset(o, 0, sizeof(*o));
+	o->region = c->aws_region;
+	o->endpoint_url = c->aws_endpoint_url;
+	o->max_attempts = c->aws_max_attempts;
+	o->timeout_ms = (long)util_sec_to_ms(c->aws_timeout);
+	o->no_gzip = !c->cw_gzip;
+	o->endpoints[AWS_SVC_CLOUDWATCH] = c->aws_cloudwatch_endpoint;
+	o->endpoints[AWS_SVC_AUTOSCALING] = c->aws_autoscaling_endpoint;
+	o->endpoints[AWS_SVC_EC2] = c->aws_ec2_endpoint;
+	o->endpoints[AWS_SVC_SNS] = c->aws_sns_endpoint;
+}
+
 struct aws *
 aws_new(struct ev *ev, struct httpc *hc, struct creds *creds,
     const struct aws_opts *o)

@@ -154,17 +154,9 @@ lc_finished_cb(void *arg)
 static void
 build(struct cloud *cl, const struct conf *c)
 {
-	struct aws_opts o = {
-	    .region = c->aws_region,
-	    .endpoint_url = c->aws_endpoint_url,
-	    .max_attempts = c->aws_max_attempts,
-	    .timeout_ms = (long)util_sec_to_ms(c->aws_timeout),
-	};
+	struct aws_opts o;
 
-	o.endpoints[AWS_SVC_CLOUDWATCH] = c->aws_cloudwatch_endpoint;
-	o.endpoints[AWS_SVC_AUTOSCALING] = c->aws_autoscaling_endpoint;
-	o.endpoints[AWS_SVC_EC2] = c->aws_ec2_endpoint;
-	o.endpoints[AWS_SVC_SNS] = c->aws_sns_endpoint;
+	aws_opts_from_conf(&o, c);
 	cl->imds = imds_new(cl->ev, cl->hc, c->aws_imds_endpoint);
 	cl->creds = creds_new(cl->ev, cl->hc, cl->imds, c->aws_profile);
 	cl->aws = aws_new(cl->ev, cl->hc, cl->creds, &o);

@@ -137,14 +137,7 @@ main(int argc, char **argv)
 
 	loop = ev_new();
 	hc = httpc_new(loop);
-	o.region = c->aws_region;
-	o.endpoint_url = c->aws_endpoint_url;
-	o.max_attempts = c->aws_max_attempts;
-	o.timeout_ms = (long)util_sec_to_ms(c->aws_timeout);
-	o.endpoints[AWS_SVC_CLOUDWATCH] = c->aws_cloudwatch_endpoint;
-	o.endpoints[AWS_SVC_AUTOSCALING] = c->aws_autoscaling_endpoint;
-	o.endpoints[AWS_SVC_EC2] = c->aws_ec2_endpoint;
-	o.endpoints[AWS_SVC_SNS] = c->aws_sns_endpoint;
+	aws_opts_from_conf(&o, c);
 	imds = imds_new(loop, hc, c->aws_imds_endpoint);
 	creds = creds_new(loop, hc, NULL, c->aws_profile);
 	aws = aws_new(loop, hc, creds, &o);
