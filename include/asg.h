@@ -75,6 +75,14 @@ void asg_set_identity(struct asg *a, const char *instance_id,
     void (*cb)(const char *group, void *arg), void *arg);
 /* The group, or NULL while unknown or not in one. */
 const char *asg_group(const struct asg *a);
+/* The CloudWatch module changed (created or freed on a reload); cw may be
+ * NULL. While there is one and the group is known, the group's members
+ * are read (DescribeAutoScalingGroups) 1-60 s after the group becomes
+ * known and then about every max(10 min, 3 s x instances), jittered, and
+ * after each fleet check, and this instance's rank among them is passed
+ * to cloudwatch_set_slot(). A read that fails keeps the last rank (or the
+ * hash) and is retried with backoff. */
+void asg_set_cloudwatch(struct asg *a, struct cloudwatch *cw);
 
 /* What the self-healing did, for notifications. */
 enum asg_event {
@@ -102,6 +110,8 @@ struct asg_fleet {
 	bool self_found;        /* this instance is listed */
 	bool self_in_service;   /* ... as InService */
 	bool self_unhealthy;    /* ... with HealthStatus Unhealthy */
+	int self_rank;          /* listed ids that sort before this one's
+	                         * (strcmp), whatever their state */
 	char self_state[40];    /* its LifecycleState, "" if not listed */
 };
 

@@ -87,9 +87,11 @@ struct aws_result {
 	bool ok;
 	int http_status; /* of the last attempt, 0 on transport error */
 	/* AWS error code; "HTTP 503" when an error reply has none; for
-	 * transport errors "ConnectionRefused", "Timeout" or
-	 * "ConnectionError"; before any request "NoCredentials",
-	 * "InvalidEndpoint" or "SigningFailed". Empty on success. */
+	 * transport errors "ConnectionRefused", "Timeout", "TLSError" (the
+	 * handshake or the certificate failed; never retried within the
+	 * call, verification is never relaxed) or "ConnectionError"; before any
+	 * request "NoCredentials", "InvalidEndpoint" or "SigningFailed". Empty
+	 * on success. */
 	char code[96];
 	char message[512]; /* AWS error message or curl's error */
 	const char *body;  /* response body, valid during the callback */
@@ -150,6 +152,8 @@ void aws_cancel(struct aws_call *c);
  * PriorRequestNotComplete, the throttling codes and HTTP 429, and
  * http_status 0, a transport error.) throttling may be NULL. */
 bool aws_retryable(int http_status, const char *code, bool *throttling);
+/* Is this curl result a TLS failure (handshake, certificate, trust)? */
+bool aws_tls_error(int curl_code);
 /* Does this error mean our clock is off? RequestExpired,
  * RequestTimeTooSkewed, RequestInTheFuture, InvalidSignatureException,
  * AuthFailure, and SignatureDoesNotMatch when message says "Signature

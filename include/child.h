@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Child processes on the event loop: posix_spawn in a process group of its
- * own, stdin on /dev/null, stdout+stderr captured up to a cap (the rest is
- * drained and dropped so the child never blocks), an empty signal mask and
- * default dispositions. Exit is seen through a pidfd (or a 50 ms waitpid
- * poll where pidfd_open is missing). A child that is cancelled or times out
- * is SIGKILLed with its whole group; a cancelled one is handed to a
- * module-level reaper, so no zombie is ever left behind.
+ * Child processes on the event loop: fork + execve (never a shell, no PATH
+ * search) in a process group of its own, stdin on /dev/null, stdout+stderr
+ * captured up to a cap (the rest is drained and dropped so the child never
+ * blocks), an empty signal mask and default dispositions, every other fd
+ * closed, no ambient capabilities, a minimal environment (nothing of the
+ * agent's is inherited) and optionally another user and group. Exit is seen
+ * through a pidfd (or a 50 ms waitpid poll where pidfd_open is missing). A
+ * child that is cancelled or times out is SIGKILLed with its whole group; a
+ * cancelled one is handed to a module-level reaper, so no zombie is ever left
+ * behind.
  */
 #ifndef CHILD_H
 #define CHILD_H
@@ -38,13 +41,38 @@ struct child_opts {
 	 * running (a restart command that starts a daemon); by default the
 	 * group is SIGKILLed once the child has exited. */
 	bool keep_group;
+	/* "NAME=value" strings, NULL-terminated; NULL = the minimal
+	 * environment (child_env_new(NULL)). */
+	char *const *env;
+	/* Switch to uid/gid with these supplementary groups before execve
+	 * (needs root or CAP_SETUID+CAP_SETGID; see child_can_switch). */
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t ngroups;
 };
 
+/* The minimal environment every child starts from. */
+#define CHILD_PATH                                                             \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /*
- * Run argv (argv[0] is the program path; no PATH search) with the current
- * environment. cb runs exactly once, from the loop, after the child has
- * been reaped; the handle is invalid from then on. NULL on failure, with
- * the reason in err (cb is then never called).
+ * A new environment: PATH=CHILD_PATH and LANG=C, then each "NAME=value" of
+ * extra (NULL-terminated, may be NULL) in order, a later one replacing an
+ * earlier one of the same NAME. Free with child_env_free().
+ */
+char **child_env_new(const char *const *extra);
+void child_env_free(char **env);
+/* True when this process may switch to another uid and gid: it is root or
+ * holds CAP_SETUID and CAP_SETGID. */
+bool child_can_switch(void);
+
+/*
+ * Run argv (argv[0] is the program path; no PATH search) with o->env (or
+ * the minimal environment). cb runs exactly once, from the loop, after the
+ * child has been reaped; the handle is invalid from then on. NULL on failure,
+ * with the reason in err (cb is then never called).
  */
 struct child *child_start(struct ev *ev, char *const argv[],
     const struct child_opts *o, child_done_cb cb, void *arg, char *err,

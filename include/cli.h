@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The command line: a table of subcommands (run, status, checkconf, drain,
- * undrain, version, help) matched by unique prefix.
+ * undrain, reload, version, help) matched by unique prefix.
  */
 #ifndef CLI_H
 #define CLI_H

@@ -32,8 +32,15 @@ void cloud_tick(struct cloud *cl, const struct sample *s,
     const struct health *h, mono_ms now, int64_t wall_ms);
 /* The verdict object changed (a reload built a new one). */
 void cloud_set_health(struct cloud *cl, const struct health *h);
+/* The aggregate verdict changed: the self-healing logic acts now rather
+ * than at the next sample tick. */
+void cloud_health_changed(struct cloud *cl, const struct health *h,
+    mono_ms now);
 /* Publish what is queued now (at the start of a drain). */
 void cloud_flush(struct cloud *cl);
+/* What is still to be sent (metrics queued or in flight, messages): the
+ * exit waits a bounded time for it. */
+size_t cloud_pending(const struct cloud *cl);
 /* The lifecycle object (never NULL): `healthagent drain` and `undrain`. */
 struct lifecycle *cloud_lifecycle(struct cloud *cl);
 /* Add "aws", "cloudwatch", "autoscaling", ... and "lifecycle" objects to a

@@ -96,10 +96,20 @@ void cloudwatch_reconfigure(struct cloudwatch *cw, const struct conf *c);
 /* Identity for the dimensions; until the instance id is known, data is
  * folded and queued but not published. group may be NULL (not in an ASG):
  * call this once the group lookup has finished, since group-level data
- * queued while group is NULL is not published. The flush jitter is derived
- * from the instance id. */
+ * queued while group is NULL is not published. The flush slot is derived
+ * from the instance id until cloudwatch_set_slot() gives a group rank; a
+ * new instance id forgets the rank. */
 void cloudwatch_set_identity(struct cloudwatch *cw, const char *instance_id,
     const char *group);
+/* The flush slot: where in each interval this instance publishes. With
+ * rank (0-based) of this instance's id in the byte-sorted list of its
+ * group's n instance ids, the centre of slot rank of n equal slots, so a
+ * group's flushes are spread evenly whatever the ids; rank < 0 or n < 1
+ * (group or list unknown, or this instance not listed) goes back to the
+ * instance-id hash. A change only moves the next flush: the one already
+ * due sooner still happens, so no datum is lost, sent twice or held more
+ * than one interval longer. */
+void cloudwatch_set_slot(struct cloudwatch *cw, int rank, int n);
 /* Fold one tick: the sample, the verdict and each check's state and last
  * result. s or h may be NULL. wall_ms is util_wall_ms(). */
 void cloudwatch_observe(struct cloudwatch *cw, const struct sample *s,
@@ -116,11 +126,19 @@ void cloudwatch_flush(struct cloudwatch *cw);
  * timestamp, so a partial period is counted correctly even if the agent
  * comes back within the same period). */
 void cloudwatch_drain(struct cloudwatch *cw);
+/* Entries queued or being sent (0 when disabled): the exit waits for
+ * them. */
+size_t cloudwatch_pending(const struct cloudwatch *cw);
 /* Add "cloudwatch": {enabled, namespace, interval_s, storage_resolution,
  * period_s, waiting, in_flight, last_success, last_success_age_ms,
  * last_error {code, message, http_status, age_ms}, queued, capacity,
  * dropped, dropped_overflow, dropped_expired, dropped_rejected,
- * requests_ok, requests_failed, next_flush_in_ms}. */
+ * requests_ok, requests_failed, datums_ok, next_flush_in_ms, flush_slot,
+ * flush_offset_s, flush_rank, flush_group_size}. period_s is fractional
+ * only for a sub-second period; datums_ok counts the MetricData members
+ * of the accepted requests; flush_slot is "group rank R/N" (R 1-based),
+ * "instance-id hash", or null before the instance id is known, and
+ * flush_offset_s the slot's offset from the wall-clock interval start. */
 void cloudwatch_status(const struct cloudwatch *cw, json_object *into);
 
 /*
@@ -162,6 +180,17 @@ void cloudwatch_fmt_double(char *buf, size_t len, double v);
 void cloudwatch_fmt_time(char *buf, size_t len, int64_t wall_ms);
 /* The fold period in seconds for a resolution (1 or 60) and interval. */
 int cloudwatch_period_s(int storage_resolution, double interval_s);
+/* The same in ms. Only high resolution with an interval under 1 s (meant
+ * for tests and soak runs) gives a sub-second period: the longest of 500,
+ * 250, 200 and 100 ms that fits in the interval. */
+int cloudwatch_period_ms(int storage_resolution, double interval_s);
+/* The flush offset in ms within an interval of interval_ms (aligned to
+ * the wall clock): with 0 <= rank < n, (2 rank + 1) interval / 2n, the
+ * centre of the rank-th of n equal slots (distinct for distinct ranks
+ * while interval_ms >= 2n); otherwise the 64-bit FNV-1a hash of
+ * instance_id modulo interval_ms; 0 without an id. */
+int64_t cloudwatch_slot_ms(const char *instance_id, int rank, int n,
+    int64_t interval_ms);
 /* Would CloudWatch reject this request as invalid, so that retrying the
  * same data can never succeed? (400 validation codes, 413.) */
 bool cloudwatch_rejected(int http_status, const char *code);

@@ -57,10 +57,11 @@ enum conf_metric {
  * "disk_used_percent", "load1", "load5", "load15". */
 extern const char *const conf_metric_names[CONF_METRIC_MAX];
 
-#define CONF_MAX_CHECKS 256
+#define CONF_MAX_CHECKS 1024
 #define CONF_MAX_EXPECT_STATUS 16
 #define CONF_MAX_HEADERS 32
 #define CONF_MAX_ARGV 64
+#define CONF_MAX_ENV 32
 #define CONF_MAX_ALLOW 32
 
 /* An address/prefix pair for status_allow. */
@@ -110,6 +111,17 @@ struct conf_check {
 	/* exec */
 	char *argv[CONF_MAX_ARGV + 1]; /* NULL-terminated */
 	size_t argc;
+	/* "user" of an exec check is whom the command runs as (has_user, uid,
+	 * user above); with it: gid (its primary group, or "group"), its
+	 * supplementary groups and home, all resolved at load. */
+	char *group;
+	bool has_group;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	char *home;
+	char *env[CONF_MAX_ENV + 1]; /* "NAME=value", NULL-terminated */
+	size_t n_env;
 
 	/* threshold */
 	enum conf_metric metric;
@@ -132,12 +144,15 @@ struct conf {
 	int max_connections;   /* default 256 */
 	double header_timeout; /* seconds to receive a whole request, def. 5 */
 	double idle_timeout;   /* seconds a keep-alive conn may idle, def. 30 */
+	int max_request_size;  /* bytes of a request head, default 8192 */
+	bool health_verbose;   /* /health names failing checks, def. false */
 	struct conf_cidr status_allow[CONF_MAX_ALLOW]; /* default loopback */
 	size_t n_status_allow;
 
 	/* agent { } */
 	char *socket_path;      /* control socket, default HEALTHAGENT_SOCK */
 	int socket_mode;        /* default 0660 */
+	char *socket_group;     /* default "healthagent"; "" = own group */
 	double sample_interval; /* seconds, default 1.0 */
 	char *disk_path;        /* filesystem for disk_used_percent, def. "/" */
 	int log_level;          /* enum log_level, default info */

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTP_MAX_REQUEST 8192 /* the whole request head */
+#define HTTP_MAX_REQUEST 8192 /* the whole request head, by default */
 #define HTTP_MAX_HEADERS 64
 
 enum http_method { HTTP_M_OTHER, HTTP_M_GET, HTTP_M_HEAD, HTTP_M_MAX };
@@ -61,6 +61,9 @@ struct http_request {
  */
 enum http_parse_rc http_parse_request(const char *buf, size_t len,
     struct http_request *req);
+/* The same with another limit than HTTP_MAX_REQUEST on the head's size. */
+enum http_parse_rc http_parse_request_max(const char *buf, size_t len,
+    size_t max, struct http_request *req);
 /* Case-insensitive header lookup; NULL if absent. */
 const struct http_str *http_header(const struct http_request *req,
     const char *name);

@@ -28,6 +28,7 @@ struct httpd_resp {
 	int status;               /* e.g. 200, 503, 404 */
 	const char *content_type; /* static string; default application/json */
 	char *body;               /* malloc'd by the handler; httpd frees it */
+	const char *static_body;  /* used when body is NULL; never freed */
 	size_t body_len;
 	const char *allow; /* value of an Allow: header, or NULL */
 };
@@ -36,16 +37,27 @@ struct httpd_resp {
 typedef void (*httpd_handler)(const struct http_request *req,
     const struct sockaddr *peer, struct httpd_resp *resp, void *arg);
 
-/* Zero or negative values select the defaults below. */
+/*
+ * Zero or negative values select the defaults below. When max_connections
+ * are open, a new connection is not refused: the one that has waited longest
+ * without completing a request is closed to make room (first one lingering
+ * after our FIN, then an idle keep-alive one, then one still sending its
+ * request head, then one not reading its response), so clients holding
+ * connections open cannot lock out a fresh one. Memory is bounded by
+ * max_connections x (max_request_size + one response + 16 KiB).
+ */
 struct httpd_limits {
-	int max_connections;    /* extra connections are closed at accept */
-	mono_ms header_timeout; /* to receive one whole request head */
-	mono_ms idle_timeout;   /* keep-alive idle; also the send timeout */
+	int max_connections;     /* the oldest idle/slow one is evicted */
+	mono_ms header_timeout;  /* to receive one whole request head */
+	mono_ms idle_timeout;    /* keep-alive idle; also the send timeout */
+	size_t max_request_size; /* request head bytes; more gets 431/414 */
 };
 
 #define HTTPD_DEFAULT_MAX_CONNECTIONS 256
 #define HTTPD_DEFAULT_HEADER_TIMEOUT 10000
 #define HTTPD_DEFAULT_IDLE_TIMEOUT 60000
+#define HTTPD_DEFAULT_MAX_REQUEST HTTP_MAX_REQUEST
+#define HTTPD_MAX_MAX_REQUEST 65536
 
 /*
  * Bind and listen (SO_REUSEADDR, non-blocking, close-on-exec, backlog 512;
@@ -56,7 +68,9 @@ int httpd_listen(const struct sockaddr *sa, socklen_t len, char *err,
     size_t errlen);
 /*
  * Serve on an already listening fd, which httpd then owns. NULL if the fd
- * cannot be watched (logged; the fd then stays the caller's).
+ * cannot be watched (logged; the fd then stays the caller's). If the soft
+ * RLIMIT_NOFILE is too low for max_connections, it is raised (up to the
+ * hard limit).
  */
 struct httpd *httpd_new(struct ev *ev, int listen_fd,
     const struct httpd_limits *lim, httpd_handler handler, void *arg);
@@ -79,7 +93,8 @@ void httpd_free(struct httpd *d);
 
 /*
  * Counters for /status and /metrics. accepted: connections taken in;
- * rejected: closed at accept because max_connections were open; requests:
+ * rejected: closed at accept because no room could be made; evicted: open
+ * connections closed to make room for a new one; requests:
  * complete request heads (answered by the handler or with 405/413/501);
  * errors_4xx: responses with a 4xx status, including those to malformed
  * requests; timeouts: connections closed by the header or send timeout (a
@@ -87,7 +102,8 @@ void httpd_free(struct httpd *d);
  * connections open now.
  */
 struct httpd_stats {
-	unsigned long accepted, requests, rejected, errors_4xx, timeouts;
+	unsigned long accepted, requests, rejected, evicted, errors_4xx,
+	    timeouts;
 	int open;
 };
 

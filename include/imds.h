@@ -91,6 +91,21 @@ int imds_check_value(enum imds_field f, const char *v, const char *region,
     char *err, size_t errlen);
 
 /*
+ * The replies, pure, exposed for the tests and the fuzzer. An identity
+ * value as served: trailing whitespace trimmed, a NUL inside or a value
+ * that does not fit out[outlen] refused, then imds_check_value (without
+ * the region cross-check). 0 with the value in out, or -1 with a message
+ * in err and out empty.
+ */
+int imds_parse_value(enum imds_field f, const char *body, size_t len, char *out,
+    size_t outlen, char *err, size_t errlen);
+/* A token reply body is 1..4096 bytes of visible ASCII. */
+bool imds_token_ok(const char *body, size_t len);
+/* The TTL granted in the token reply's headers ("Name: value" lines), 1 to
+ * 21600 s; 0 when absent or malformed. */
+long imds_granted_ttl(const char *headers);
+
+/*
  * Timings. The defaults are what production uses; tests may shorten them
  * with imds_set_tuning() (process-wide, applies to imds objects created
  * afterwards), or by running with HEALTHAGENT_TEST_FAST=1 in the

@@ -94,6 +94,9 @@ struct notify;
 struct notify *notify_new(struct ev *ev, struct aws *aws, const struct conf *c);
 /* Cancels a Publish in flight; queued messages are lost (and logged). */
 void notify_free(struct notify *n);
+/* Messages that can still be sent (a topic and AWS access): the exit
+ * waits for them. */
+size_t notify_pending(const struct notify *n);
 /* A new topic keeps the queue (it is sent to the new topic); no topic
  * drops it (counted as dropped). */
 void notify_reconfigure(struct notify *n, const struct conf *c);

@@ -31,7 +31,8 @@ struct sigv4_input {
 	/* Further headers to sign, "Name: value", NULL-terminated, or NULL
 	 * (content-type, content-encoding, ...). host, x-amz-date and
 	 * x-amz-security-token are added by sigv4_sign and must not be
-	 * given here (nor authorization). Names are lowercased, values
+	 * given here (nor authorization). Names must be RFC 9110 tokens
+	 * (signing fails otherwise) and are lowercased, values
 	 * trimmed with inner whitespace runs collapsed, repeated names
 	 * joined with ','. */
 	const char *const *headers;

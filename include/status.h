@@ -33,6 +33,9 @@ struct status_src {
 
 /* The /health body: state, reason, and the failing checks. */
 char *status_health_body(const struct status_src *s, size_t *len);
+/* The /health body that reveals nothing but the verdict, e.g.
+ * {"status":"healthy"}: a static string, for health.verbose = false. */
+const char *status_health_brief(enum health_state st, size_t *len);
 /* The full status document. */
 char *status_json(const struct status_src *s, size_t *len);
 /* Prometheus text exposition format 0.0.4. */

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential autoconf automake pkg-config libconfig-dev
 libcurl4-openssl-dev libssl-dev libjson-c-dev zlib1g-dev curl python3
 procps clang clang-format-14 mandoc systemd locales debhelper shellcheck
-dpkg-dev"
+dpkg-dev valgrind openssl"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 

@@ -35,6 +35,16 @@
 #define RESTART_HISTORY 100
 #define LOOKUP_BACKOFF_MIN 2000
 #define LOOKUP_BACKOFF_MAX 300000
+/* The group's members, for the CloudWatch flush slot: first read after a
+ * random 1-60 s (a fleet-wide restart does not read all at once), then
+ * every max(MEMBERS_REFRESH, MEMBERS_PER_INSTANCE x instances) +-25 %, so
+ * a whole group makes at most one read every 3 s; failures back off from
+ * MEMBERS_RETRY_MIN up to that period. */
+#define MEMBERS_FIRST_MIN 1000
+#define MEMBERS_FIRST_MAX 60000
+#define MEMBERS_REFRESH 600000
+#define MEMBERS_PER_INSTANCE 3000
+#define MEMBERS_RETRY_MIN 30000
 #define RECORD_FILE "eviction"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
@@ -100,10 +110,26 @@ struct asg {
 	void (*id_cb)(const char *group, void *arg);
 	void *id_arg;
 
+	/* The group's members, for the CloudWatch flush slot. */
+	struct aws_call *members;
+	struct ev_timer *members_t;
+	int slot_rank, slot_n; /* -1, 0 while unknown */
+	mono_ms members_at;    /* last good read, 0 = none */
+	int members_n;         /* instances listed then */
+	mono_ms members_backoff;
+	char members_error[256];
+	bool members_fast; /* HEALTHAGENT_TEST_FAST: 100-500 ms first read */
+
 	/* Once per boot. */
 	char boot_id[64];
 	bool evicted_this_boot;
 	struct asg_record record;
+	/* The record could not be written (full disk, read-only state_dir):
+	 * tried again every RECORD_RETRY_MS until it is. */
+	bool record_unsaved;
+	char record_err[300];
+	mono_ms record_retry_at;
+	unsigned long record_failures;
 
 	/* The episode. */
 	struct asg_episode ep;
@@ -127,6 +153,37 @@ struct asg {
 };
 
 static void run(struct asg *a, mono_ms now);
+static void members_seen(struct asg *a, const struct asg_fleet *f, mono_ms now);
+
+#define RECORD_RETRY_MS 5000
+
+/* Write the eviction record; on failure say so (once per episode of
+ * failures) and arrange a retry from asg_observe(). */
+static void
+save_record(struct asg *a, mono_ms now)
+{
+	char err[300];
+
+	if (asg_record_save(a->state_dir, &a->record, err, sizeof(err)) < 0) {
+		if (!a->record_unsaved)
+			log_err("autoscaling: cannot write the eviction record "
+			        "(an agent restart this boot could call "
+			        "again); "
+			        "retrying every %d s: %s",
+			    RECORD_RETRY_MS / 1000, err);
+		a->record_unsaved = true;
+		a->record_failures++;
+		util_strlcpy(a->record_err, err, sizeof(a->record_err));
+		a->record_retry_at = now + RECORD_RETRY_MS;
+		return;
+	}
+	if (a->record_unsaved)
+		log_notice("autoscaling: the eviction record is written at "
+		           "last (%s), after %lu failed attempts",
+		    a->state_dir, a->record_failures);
+	a->record_unsaved = false;
+	a->record_err[0] = '\0';
+}
 
 /*
  * Pure parts.
@@ -213,6 +270,8 @@ instance_cb(struct awsxml_span in, void *arg)
 	healthy = strcasecmp(health, "Healthy") == 0;
 	in_service = strcasecmp(state, "InService") == 0;
 	f->instances++;
+	if (strcmp(id, x->instance_id) < 0)
+		f->self_rank++;
 	if (strcmp(id, x->instance_id) == 0) {
 		f->self_found = true;
 		f->self_in_service = in_service;
@@ -884,10 +943,7 @@ evicted_cb(const struct aws_result *r, void *arg)
 	/* Written after success: a failed call must stay retryable, and a
 	 * crash between the reply and the rename only risks repeating an
 	 * idempotent call. */
-	if (asg_record_save(a->state_dir, &a->record, err, sizeof(err)) < 0)
-		log_err("autoscaling: cannot write the eviction record (an "
-		        "agent restart this boot could call again): %s",
-		    err);
+	save_record(a, now);
 	outcome(a, ASG_OUT_DONE, now);
 	run(a, now);
 }
@@ -970,8 +1026,14 @@ fleet_cb(const struct aws_result *r, void *arg)
 	struct asg_fleet f;
 	char err[700], why[300];
 	const char *off;
+	int parsed = -1;
 
 	a->call = NULL;
+	/* The same reply serves the CloudWatch flush slot. */
+	if (r->ok &&
+	    (parsed = asg_parse_fleet(r->body, r->body_len, a->group,
+	         a->instance_id, &f, err, sizeof(err))) == 0)
+		members_seen(a, &f, now);
 	if (!r->ok) {
 		describe_error(r, err, sizeof(err));
 		refuse(a, now, "cannot read group %s: %s", a->group, err);
@@ -979,8 +1041,7 @@ fleet_cb(const struct aws_result *r, void *arg)
 		not_acting(a, now, "recovered while the group was read");
 	} else if ((off = disabled_reason(a)) != NULL) {
 		not_acting(a, now, off);
-	} else if (asg_parse_fleet(r->body, r->body_len, a->group,
-	               a->instance_id, &f, err, sizeof(err)) < 0) {
+	} else if (parsed < 0) {
 		refuse(a, now, "unusable DescribeAutoScalingGroups reply: %s",
 		    err);
 	} else if (f.self_found && f.self_unhealthy) {
@@ -1075,6 +1136,158 @@ wake_cb(void *arg)
 	run(a, util_now_ms());
 }
 
+/* The group's members, for the CloudWatch flush slot. */
+
+static mono_ms
+jitter(mono_ms lo, mono_ms hi)
+{
+	return hi > lo ? lo + (mono_ms)random() % (hi - lo + 1) : lo;
+}
+
+static bool
+members_wanted(const struct asg *a)
+{
+	return a->cw != NULL && a->aws != NULL && a->id == ID_GROUP &&
+	    a->instance_id != NULL && a->group != NULL;
+}
+
+static mono_ms
+members_period(const struct asg *a)
+{
+	mono_ms p =
+	    (mono_ms)(a->slot_n > 0 ? a->slot_n : 0) * MEMBERS_PER_INSTANCE;
+
+	return p > MEMBERS_REFRESH ? p : MEMBERS_REFRESH;
+}
+
+static void
+set_slot(struct asg *a, int rank, int n)
+{
+	a->slot_rank = rank;
+	a->slot_n = n;
+	if (a->cw != NULL)
+		cloudwatch_set_slot(a->cw, rank, n);
+}
+
+/* A DescribeAutoScalingGroups reply for the group (the refresh's or the
+ * fleet check's). */
+static void
+members_seen(struct asg *a, const struct asg_fleet *f, mono_ms now)
+{
+	if (a->members_error[0] != '\0')
+		log_notice("autoscaling: the members of group %s are readable "
+		           "again",
+		    a->group);
+	a->members_at = now;
+	a->members_n = f->instances;
+	a->members_error[0] = '\0';
+	a->members_backoff = 0;
+	if (f->self_found)
+		set_slot(a, f->self_rank, f->instances);
+	else
+		set_slot(a, -1, 0);
+}
+
+static void
+members_failed(struct asg *a, const char *why)
+{
+	mono_ms period = members_period(a), delay;
+
+	if (strcmp(why, a->members_error) != 0)
+		log_notice("autoscaling: cannot read the members of group %s "
+		           "for the CloudWatch flush slot (%s); keeping %s",
+		    a->group, why,
+		    a->slot_n > 0 ? "the last rank" : "the instance-id hash");
+	util_strlcpy(a->members_error, why, sizeof(a->members_error));
+	if (a->members_backoff < MEMBERS_RETRY_MIN)
+		a->members_backoff = MEMBERS_RETRY_MIN;
+	delay = jitter(a->members_backoff / 2, a->members_backoff);
+	a->members_backoff *= 2;
+	if (a->members_backoff > period)
+		a->members_backoff = period;
+	ev_timer_arm(a->members_t, delay);
+}
+
+static void
+members_cb(const struct aws_result *r, void *arg)
+{
+	struct asg *a = arg;
+	struct asg_fleet f;
+	char err[700];
+	mono_ms period;
+
+	a->members = NULL;
+	if (!members_wanted(a))
+		return;
+	if (!r->ok) {
+		describe_error(r, err, sizeof(err));
+		members_failed(a, err);
+		return;
+	}
+	if (asg_parse_fleet(r->body, r->body_len, a->group, a->instance_id, &f,
+	        err, sizeof(err)) < 0) {
+		members_failed(a, err);
+		return;
+	}
+	members_seen(a, &f, util_now_ms());
+	period = members_period(a);
+	ev_timer_arm(a->members_t,
+	    jitter(period - period / 4, period + period / 4));
+}
+
+static void
+members_start(struct asg *a)
+{
+	struct aws_params *p;
+
+	if (!members_wanted(a) || a->members != NULL)
+		return;
+	p = aws_params_new();
+	aws_params_add(p, "AutoScalingGroupNames.member.1", "%s", a->group);
+	a->members = aws_query(a->aws, AWS_SVC_AUTOSCALING,
+	    "DescribeAutoScalingGroups", p, members_cb, a);
+	if (a->members == NULL)
+		members_failed(a, "no AWS credentials or region yet");
+}
+
+static void
+members_timer_cb(void *arg)
+{
+	members_start(arg);
+}
+
+/* Read soon if wanted and nothing is scheduled; stop if not wanted. */
+static void
+members_ensure(struct asg *a)
+{
+	if (!members_wanted(a)) {
+		aws_cancel(a->members);
+		a->members = NULL;
+		ev_timer_disarm(a->members_t);
+		return;
+	}
+	if (a->members != NULL || ev_timer_armed(a->members_t))
+		return;
+	ev_timer_arm(a->members_t,
+	    a->members_fast ? jitter(100, 500)
+	                    : jitter(MEMBERS_FIRST_MIN, MEMBERS_FIRST_MAX));
+}
+
+/* The group or the instance changed: forget the rank and start again. */
+static void
+members_reset(struct asg *a)
+{
+	aws_cancel(a->members);
+	a->members = NULL;
+	ev_timer_disarm(a->members_t);
+	a->members_at = 0;
+	a->members_backoff = 0;
+	a->members_error[0] = '\0';
+	if (a->slot_n > 0)
+		set_slot(a, -1, 0);
+	members_ensure(a);
+}
+
 /* Identity. */
 
 static void lookup_start(struct asg *a);
@@ -1121,6 +1334,10 @@ set_group(struct asg *a, const char *group)
 	a->lookup_backoff = 0;
 	if (changed && a->id_cb != NULL)
 		a->id_cb(a->group, a->id_arg);
+	if (changed)
+		members_reset(a);
+	else
+		members_ensure(a);
 }
 
 static void
@@ -1133,6 +1350,7 @@ set_no_group(struct asg *a)
 	a->id = ID_NO_GROUP;
 	a->lookup_error[0] = '\0';
 	a->lookup_backoff = 0;
+	members_reset(a);
 	if (changed) {
 		log_notice("autoscaling: instance %s is not in an Auto Scaling "
 		           "group; self-eviction is disabled",
@@ -1215,6 +1433,10 @@ asg_new(struct ev *ev, struct aws *aws, struct cloudwatch *cw,
 	a->cw = cw;
 	a->wake_t = ev_timer_new(ev, wake_cb, a);
 	a->lookup_t = ev_timer_new(ev, lookup_timer_cb, a);
+	a->members_t = ev_timer_new(ev, members_timer_cb, a);
+	a->slot_rank = -1;
+	a->members_fast = getenv("HEALTHAGENT_TEST_FAST") != NULL &&
+	    strcmp(getenv("HEALTHAGENT_TEST_FAST"), "1") == 0;
 	if (asg_boot_id(a->boot_id, sizeof(a->boot_id)) < 0)
 		log_warn("autoscaling: cannot read %s; an eviction record "
 		         "will be taken to be of this boot",
@@ -1235,8 +1457,10 @@ asg_free(struct asg *a)
 	}
 	aws_cancel(a->call);
 	aws_cancel(a->lookup);
+	aws_cancel(a->members);
 	ev_timer_free(a->wake_t);
 	ev_timer_free(a->lookup_t);
+	ev_timer_free(a->members_t);
 	free_argv(a->restart_argv);
 	free(a->state_dir);
 	free(a->conf_group);
@@ -1263,11 +1487,25 @@ void
 asg_set_identity(struct asg *a, const char *instance_id,
     void (*cb)(const char *group, void *arg), void *arg)
 {
+	bool same =
+	    a->instance_id != NULL && strcmp(a->instance_id, instance_id) == 0;
+
 	a->id_cb = cb;
 	a->id_arg = arg;
 	free(a->instance_id);
 	a->instance_id = xstrdup(instance_id);
+	if (!same)
+		members_reset(a);
 	identify(a);
+}
+
+void
+asg_set_cloudwatch(struct asg *a, struct cloudwatch *cw)
+{
+	a->cw = cw;
+	if (cw != NULL && a->slot_n > 0)
+		cloudwatch_set_slot(cw, a->slot_rank, a->slot_n);
+	members_ensure(a);
 }
 
 void
@@ -1284,12 +1522,31 @@ asg_group(const struct asg *a)
 	return a->id == ID_GROUP ? a->group : NULL;
 }
 
+/* Evidence of a fault: a local check that is DOWN. An UNHEALTHY verdict
+ * made only of local checks with no result yet (right after start, before
+ * the first runs) keeps the endpoint at 503 but is no reason to evict. */
+static bool
+local_check_down(const struct health *h)
+{
+	struct health_check_view v;
+
+	for (size_t i = 0; i < health_count(h); i++) {
+		health_check(h, i, &v);
+		if (!v.dependency && v.state == HEALTH_C_DOWN)
+			return true;
+	}
+	return false;
+}
+
 void
 asg_observe(struct asg *a, const struct health *h, mono_ms now)
 {
-	a->unhealthy = health_state(h) == HEALTH_UNHEALTHY;
+	a->unhealthy =
+	    health_state(h) == HEALTH_UNHEALTHY && local_check_down(h);
 	if (a->unhealthy)
 		util_strlcpy(a->why, health_why(h), sizeof(a->why));
+	if (a->record_unsaved && now >= a->record_retry_at)
+		save_record(a, now);
 	run(a, now);
 }
 
@@ -1301,6 +1558,11 @@ eviction_line(const struct asg *a, char *buf, size_t size)
 	if (!a->enabled)
 		snprintf(buf, size,
 		    "disabled: autoscaling.set_instance_health is false");
+	else if (a->evicted_this_boot && a->record_unsaved)
+		snprintf(buf, size,
+		    "done: evicted earlier this boot; the record is NOT "
+		    "saved (%s), retrying",
+		    a->record_err);
 	else if (a->evicted_this_boot)
 		snprintf(buf, size, "done: evicted earlier this boot");
 	else if (a->aws == NULL)
@@ -1332,9 +1594,38 @@ asg_status(const struct asg *a, json_object *into)
 	jsonw_str(o, "eviction", line);
 	jsonw_str(o, "group", asg_group(a));
 	jsonw_str(o, "group_lookup", id_state_names[a->id]);
+	/* The last read of the group's members (for the CloudWatch flush
+	 * slot): instances listed, this one's 1-based rank by id, age. */
+	if (a->members_at != 0 || a->members_error[0] != '\0') {
+		x = json_object_new_object();
+		if (a->members_at != 0)
+			jsonw_int(x, "instances", a->members_n);
+		else
+			json_object_object_add(x, "instances", NULL);
+		if (a->slot_n > 0)
+			jsonw_int(x, "rank", a->slot_rank + 1);
+		else
+			json_object_object_add(x, "rank", NULL);
+		if (a->members_at != 0)
+			jsonw_int(x, "age_ms",
+			    (int64_t)since(now, a->members_at));
+		else
+			json_object_object_add(x, "age_ms", NULL);
+		if (a->members_error[0] != '\0')
+			jsonw_str(x, "error", a->members_error);
+		else
+			json_object_object_add(x, "error", NULL);
+		json_object_object_add(o, "group_members", x);
+	} else
+		json_object_object_add(o, "group_members", NULL);
 	jsonw_str(o, "instance_id", a->instance_id);
 	jsonw_bool(o, "restart_command", a->restart_argv != NULL);
 	jsonw_bool(o, "evicted_this_boot", a->evicted_this_boot);
+	jsonw_str(o, "state_dir", a->state_dir != NULL ? a->state_dir : "");
+	if (a->record_unsaved)
+		jsonw_str(o, "record_error", a->record_err);
+	else
+		json_object_object_add(o, "record_error", NULL);
 
 	e = json_object_new_object();
 	jsonw_str(e, "state", asg_phase_names[a->ep.phase]);

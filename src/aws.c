@@ -14,6 +14,7 @@
 #include <sys/random.h>
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -151,6 +152,26 @@ aws_retryable(int http_status, const char *code, bool *throttling)
 	return thr || http_status == 0 || http_status == 500 ||
 	    http_status == 502 || http_status == 503 || http_status == 504 ||
 	    in_list(code, transient);
+}
+
+bool
+aws_tls_error(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+		return true;
+	default:
+		return false;
+	}
 }
 
 bool
@@ -858,7 +879,19 @@ http_cb(const struct httpc_resp *resp, void *arg)
 			retry_after = v;
 	}
 
-	if (resp->curl_code != 0) {
+	if (resp->curl_code != 0 && aws_tls_error(resp->curl_code)) {
+		/* A certificate that does not verify will not verify 50 ms
+		 * later either: no retries within the call; the caller tries
+		 * again at its own pace (the next flush, recheck, ...).
+		 * Verification is never turned off. */
+		r->http_status = 0;
+		set_error(c, "TLSError", "%s",
+		    resp->error != NULL ? resp->error : "TLS failure");
+		log_debug("aws: %s %s attempt %d: TLS failure, not retried: %s",
+		    svc, c->action, c->attempts, r->message);
+		finish(c, false);
+		return;
+	} else if (resp->curl_code != 0) {
 		r->http_status = 0;
 		set_error(c,
 		    resp->timed_out     ? "Timeout"

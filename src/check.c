@@ -143,8 +143,14 @@ sched_cb(void *arg)
 
 	/* Fixed rate: the next run is due one interval after this one was. */
 	ev_timer_arm(c->sched, interval);
+	/* Still running: with timeout == interval the deadline is due in
+	 * this same tick (timeout <= interval), and may just come after us.
+	 * Time the run out now, so a hung target does not skip every other
+	 * run and detection stays within timeout x fall. */
 	if (c->running)
-		return; /* cannot happen while timeout <= interval */
+		deadline_cb(c);
+	if (c->running)
+		return;
 	if (c->init_failed) {
 		check_done(c, false, HEALTH_R_ERROR,
 		    "check could not be set up");

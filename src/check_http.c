@@ -3,8 +3,14 @@
  * The http check: one GET per run through the shared httpc client, with the
  * configured headers. The run passes when the status is one of
  * expect_status and, if expect_body is set, the (capped) body contains it.
- * curl's own timeout is set a little above the check timeout so that the
- * runner's timer normally fires first; either way the reason is TIMEOUT.
+ * curl's own timeout is set a little below the check timeout, so that curl
+ * normally ends the transfer first and the detail can say how far the app
+ * got: "no response" (accepted, or not even that, but nothing came back) or
+ * "headers received (HTTP 200), body stalled" (a hang in the middle of a
+ * response). The runner's deadline still bounds every run; either way the
+ * reason is TIMEOUT, which is how an app too slow for its timeout (hung or
+ * overloaded alike) is told from one that refuses connections (REFUSED) or
+ * answers wrongly (STATUS, BODY).
  */
 #include "config.h"
 
@@ -16,8 +22,9 @@
 #include "httpc.h"
 #include "xmalloc.h"
 
-/* curl's timeout is the check timeout plus this much. */
-#define CURL_GRACE_MS 50
+/* curl's timeout is the check timeout minus this much (if that leaves at
+ * least as much again). */
+#define CURL_EARLY_MS 20
 
 struct http_priv {
 	struct httpc_req *req;
@@ -54,9 +61,14 @@ http_done(const struct httpc_resp *r, void *arg)
 
 	p->req = NULL;
 	if (r->curl_code != 0) {
-		if (r->timed_out)
+		if (r->timed_out && r->status > 0)
 			check_done(c, false, HEALTH_R_TIMEOUT,
-			    "timeout after %llu ms",
+			    "timeout after %llu ms: headers received (HTTP "
+			    "%ld), body stalled",
+			    (unsigned long long)p->timeout_ms, r->status);
+		else if (r->timed_out)
+			check_done(c, false, HEALTH_R_TIMEOUT,
+			    "timeout after %llu ms: no response",
 			    (unsigned long long)p->timeout_ms);
 		else if (r->refused)
 			check_done(c, false, HEALTH_R_REFUSED,
@@ -95,8 +107,9 @@ http_start(struct check *c)
 	o.method = "GET";
 	o.url = cc->url;
 	o.headers = hdrs;
-	o.timeout_ms =
-	    p->timeout_ms > 0 ? (long)p->timeout_ms + CURL_GRACE_MS : 0;
+	o.timeout_ms = p->timeout_ms >= 2 * CURL_EARLY_MS
+	    ? (long)p->timeout_ms - CURL_EARLY_MS
+	    : (long)p->timeout_ms;
 	o.connect_timeout_ms = o.timeout_ms;
 	o.insecure = cc->insecure;
 	p->req = httpc_request(check_env(c)->httpc, &o, http_done, c);

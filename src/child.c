@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Child processes on the event loop, shared by the exec check and the
- * restart command. A child runs in its own process group with a clean
- * signal state; its output is read without ever blocking it, its exit is
- * seen through a pidfd, and on a timeout or cancel its whole group is
- * killed. Cancelled children move to a module-level reaper list that
- * outlives their owner, so nothing is left as a zombie.
+ * Child processes on the event loop, shared by the exec check, the restart
+ * command and the drain command. A child is forked and execve()s its argv
+ * directly (there is no shell anywhere); it runs in its own process group
+ * with a clean signal state, only fds 0-2, no ambient capabilities, the
+ * minimal environment it is given and, when asked, another uid and gid.
+ * Its output is read without ever blocking it, its exit is seen through a
+ * pidfd, and on a timeout or cancel its whole group is killed. Cancelled
+ * children move to a module-level reaper list that outlives their owner,
+ * so nothing is left as a zombie.
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,16 @@
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1u << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
 #define POLL_MS 50
@@ -261,14 +276,159 @@ fd_above_stdio(int fd)
 	return nfd;
 }
 
-static int
-do_spawn(char *const argv[], pid_t *pid, int *out_fd, char *err, size_t errlen)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int pfd[2], rc;
+/* Environment */
 
+char **
+child_env_new(const char *const *extra)
+{
+	static const char *const base[] = {"PATH=" CHILD_PATH, "LANG=C"};
+	size_t nb = sizeof(base) / sizeof(base[0]), ne = 0, n = 0;
+	char **env;
+
+	while (extra != NULL && extra[ne] != NULL)
+		ne++;
+	env = xcalloc(nb + ne + 1, sizeof(*env));
+	for (size_t i = 0; i < nb + ne; i++) {
+		const char *kv = i < nb ? base[i] : extra[i - nb];
+		size_t kl = strcspn(kv, "=");
+		size_t j;
+
+		for (j = 0; j < n; j++)
+			if (strncmp(env[j], kv, kl + 1) == 0)
+				break;
+		if (j < n)
+			free(env[j]);
+		else
+			n++;
+		env[j] = xstrdup(kv);
+	}
+	env[n] = NULL;
+	return env;
+}
+
+void
+child_env_free(char **env)
+{
+	if (env == NULL)
+		return;
+	for (size_t i = 0; env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+bool
+child_can_switch(void)
+{
+	struct __user_cap_header_struct h = {.version =
+	                                         _LINUX_CAPABILITY_VERSION_3,
+	    .pid = 0};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (geteuid() == 0)
+		return true;
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0)
+		return false;
+	return (d[0].effective & (1u << CAP_SETUID)) &&
+	    (d[0].effective & (1u << CAP_SETGID));
+}
+
+/* What failed in the child before execve, sent back over a pipe. */
+enum spawn_step {
+	STEP_STDIN,
+	STEP_STDOUT,
+	STEP_GROUPS,
+	STEP_GID,
+	STEP_UID,
+	STEP_EXEC
+};
+
+static const char *const spawn_step_names[] = {
+    [STEP_STDIN] = "cannot open /dev/null",
+    [STEP_STDOUT] = "cannot redirect output",
+    [STEP_GROUPS] = "cannot set supplementary groups",
+    [STEP_GID] = "cannot switch group",
+    [STEP_UID] = "cannot switch user",
+    [STEP_EXEC] = "cannot run",
+};
+
+struct spawn_err {
+	int step;
+	int err;
+};
+
+/*
+ * In the child, between fork and execve: only async-signal-safe calls
+ * (the agent may have threads, curl's resolver). Never returns.
+ */
+static void __attribute__((noreturn))
+in_child(char *const argv[], char *const envp[], const struct child_opts *o,
+    int out_fd, int err_fd, int max_fd)
+{
+	struct spawn_err e = {0, 0};
+	struct sigaction sa;
+	sigset_t none;
+	int fd;
+
+	setpgid(0, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL); /* EINVAL for KILL, STOP: fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	e.step = STEP_STDIN;
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || (fd != 0 && (dup2(fd, 0) < 0 || close(fd) < 0)))
+		goto fail;
+	e.step = STEP_STDOUT;
+	if (dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+		goto fail;
+	/* Nothing of the agent's (sockets, the state dir, curl's
+	 * connections) passes execve: fds 0-2 only. */
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+		for (fd = 3; fd < max_fd; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* Capabilities a non-root agent was given (CAP_SETUID to switch
+	 * users) never reach the command. */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (o->set_ids) {
+		e.step = STEP_GROUPS;
+		if (setgroups(o->ngroups, o->groups) != 0)
+			goto fail;
+		e.step = STEP_GID;
+		if (setresgid(o->gid, o->gid, o->gid) != 0)
+			goto fail;
+		e.step = STEP_UID;
+		if (setresuid(o->uid, o->uid, o->uid) != 0)
+			goto fail;
+	}
+	e.step = STEP_EXEC;
+	execve(argv[0], argv, envp);
+fail:
+	e.err = errno;
+	(void)!write(err_fd, &e, sizeof(e));
+	_exit(127);
+}
+
+static int
+do_spawn(char *const argv[], const struct child_opts *o, pid_t *pid,
+    int *out_fd, char *err, size_t errlen)
+{
+	static int max_fd;
+	char **own_env = NULL;
+	char *const *envp = o->env;
+	struct spawn_err e;
+	sigset_t all, old;
+	int pfd[2], efd[2];
+	ssize_t n;
+
+	if (max_fd == 0) {
+		long m = sysconf(_SC_OPEN_MAX);
+
+		max_fd = m > 0 && m < 65536 ? (int)m : 65536;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
@@ -276,7 +436,8 @@ do_spawn(char *const argv[], pid_t *pid, int *out_fd, char *err, size_t errlen)
 	pfd[0] = fd_above_stdio(pfd[0]);
 	pfd[1] = fd_above_stdio(pfd[1]);
 	if (pfd[0] < 0 || pfd[1] < 0 ||
-	    fcntl(pfd[0], F_SETFL, O_NONBLOCK) < 0) {
+	    fcntl(pfd[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    pipe2(efd, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		if (pfd[0] >= 0)
 			close(pfd[0]);
@@ -284,27 +445,56 @@ do_spawn(char *const argv[], pid_t *pid, int *out_fd, char *err, size_t errlen)
 			close(pfd[1]);
 		return -1;
 	}
-	sigemptyset(&none);
+	if (envp == NULL)
+		envp = own_env = child_env_new(NULL);
+	/* No handler of the agent's may run in the child before it has
+	 * reset them all. */
 	sigfillset(&all);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr,
-	    POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-	        POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	rc = posix_spawn(pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	*pid = fork();
+	if (*pid == 0) {
+		close(efd[0]);
+		in_child(argv, envp, o, pfd[1], efd[1], max_fd);
+	}
+	e.err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	child_env_free(own_env);
 	close(pfd[1]);
-	if (rc != 0) {
+	close(efd[1]);
+	if (*pid < 0) {
+		close(efd[0]);
 		close(pfd[0]);
-		snprintf(err, errlen, "cannot run %.100s: %s", argv[0],
-		    strerror(rc));
+		snprintf(err, errlen, "cannot run %.100s: fork: %s", argv[0],
+		    strerror(e.err));
+		return -1;
+	}
+	/* EOF once execve has closed the CLOEXEC end; a struct when the
+	 * child failed before it. Either comes at once. */
+	do
+		n = read(efd[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(efd[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		pid_t r;
+
+		do
+			r = waitpid(*pid, NULL, 0);
+		while (r < 0 && errno == EINTR);
+		close(pfd[0]);
+		if (e.step == STEP_EXEC)
+			snprintf(err, errlen, "cannot run %.100s: %s", argv[0],
+			    strerror(e.err));
+		else if (e.step == STEP_UID || e.step == STEP_GID ||
+		    e.step == STEP_GROUPS)
+			snprintf(err, errlen, "%s to uid %ld gid %ld: %s",
+			    spawn_step_names[e.step], (long)o->uid,
+			    (long)o->gid, strerror(e.err));
+		else
+			snprintf(err, errlen, "%s: %s",
+			    e.step >= 0 && e.step <= STEP_EXEC
+			        ? spawn_step_names[e.step]
+			        : "spawn failed",
+			    strerror(e.err));
 		return -1;
 	}
 	*out_fd = pfd[0];
@@ -323,7 +513,7 @@ child_start(struct ev *ev, char *const argv[], const struct child_opts *o,
 		snprintf(err, errlen, "the program path must be absolute");
 		return NULL;
 	}
-	if (do_spawn(argv, &pid, &out_fd, err, errlen) < 0)
+	if (do_spawn(argv, o, &pid, &out_fd, err, errlen) < 0)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->ev = ev;

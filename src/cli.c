@@ -51,6 +51,7 @@ static int cmd_status(struct cli_opts *o);
 static int cmd_checkconf(struct cli_opts *o);
 static int cmd_drain(struct cli_opts *o);
 static int cmd_undrain(struct cli_opts *o);
+static int cmd_reload(struct cli_opts *o);
 static int cmd_version(struct cli_opts *o);
 static int cmd_help(struct cli_opts *o);
 
@@ -65,6 +66,8 @@ static const struct cli_cmd commands[] = {
         "make the endpoint answer 503 until undrain", cmd_drain},
     {"undrain", "undrain [-s socket] [-f file]", "end an operator drain",
         cmd_undrain},
+    {"reload", "reload [-s socket] [-f file]",
+        "make the running agent reload its configuration", cmd_reload},
     {"version", "version", "print the version", cmd_version},
     {"help", "help", "show this help", cmd_help},
 };
@@ -384,6 +387,11 @@ print_aws(json_object *j)
 		    json_object_get_type(v) != json_type_null)
 			printf("            last error: %s\n",
 			    json_object_get_string(v));
+		if (*jstr(cw, "flush_slot") != '\0')
+			printf("            flush slot: +%.3f s of each "
+			       "interval (%s)\n",
+			    json_object_get_double(jobj(cw, "flush_offset_s")),
+			    jstr(cw, "flush_slot"));
 	} else {
 		printf("   Metrics: CloudWatch disabled\n");
 	}
@@ -468,6 +476,24 @@ static int
 cmd_undrain(struct cli_opts *o)
 {
 	return drain_cmd(o, "undrain");
+}
+
+static int
+cmd_reload(struct cli_opts *o)
+{
+	json_object *j = call(o, "reload", NULL);
+
+	if (j == NULL)
+		return EXIT_UNREACHABLE;
+	if (*jstr(j, "error") != '\0') {
+		fprintf(stderr, "healthagent: %s\n", jstr(j, "error"));
+		json_object_put(j);
+		return 1;
+	}
+	printf("reload requested (see the agent's log, or `healthagent "
+	       "status`, for the outcome)\n");
+	json_object_put(j);
+	return 0;
 }
 
 static const struct cli_cmd *

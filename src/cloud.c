@@ -271,7 +271,10 @@ cloud_reconfigure(struct cloud *cl, const struct conf *c)
 		if (cl->identity_known)
 			cloudwatch_set_identity(cl->cw, cl->instance_id,
 			    cl->group);
+		asg_set_cloudwatch(cl->asg, cl->cw);
 	} else if (!c->cw_enabled && cl->cw != NULL) {
+		/* asg holds the pointer too (the refusal counter, the slot). */
+		asg_set_cloudwatch(cl->asg, NULL);
 		cloudwatch_flush(cl->cw);
 		cloudwatch_free(cl->cw);
 		cl->cw = NULL;
@@ -288,6 +291,14 @@ void
 cloud_set_health(struct cloud *cl, const struct health *h)
 {
 	cl->health = h;
+}
+
+void
+cloud_health_changed(struct cloud *cl, const struct health *h, mono_ms now)
+{
+	if (cl == NULL || h != cl->health)
+		return;
+	asg_observe(cl->asg, h, now);
 }
 
 void
@@ -331,6 +342,14 @@ cloud_flush(struct cloud *cl)
 {
 	if (cl->cw != NULL)
 		cloudwatch_drain(cl->cw);
+}
+
+size_t
+cloud_pending(const struct cloud *cl)
+{
+	if (cl == NULL)
+		return 0;
+	return cloudwatch_pending(cl->cw) + notify_pending(cl->notify);
 }
 
 void

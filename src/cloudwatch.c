@@ -179,6 +179,22 @@ cloudwatch_period_s(int storage_resolution, double interval_s)
 	return 1;
 }
 
+int
+cloudwatch_period_ms(int storage_resolution, double interval_s)
+{
+	static const int sub[] = {500, 250, 200, 100};
+
+	if (storage_resolution != 1 || interval_s >= 1)
+		return cloudwatch_period_s(storage_resolution, interval_s) *
+		    1000;
+	/* Sub-second intervals, for tests and soak runs: periods that divide
+	 * a second, so CloudWatch's 1 s buckets merge them exactly. */
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (interval_s * 1000 + 0.5 >= sub[i])
+			return sub[i];
+	return 100;
+}
+
 bool
 cloudwatch_rejected(int http_status, const char *code)
 {
@@ -690,21 +706,21 @@ void
 cloudwatch_buf_configure(struct cloudwatch_buf *b, const struct conf *c)
 {
 	int res = c->cw_storage_resolution == 1 ? 1 : 60;
-	int period = cloudwatch_period_s(res, interval_of(c));
+	int period_ms = cloudwatch_period_ms(res, interval_of(c));
 	double buf_s = c->cw_buffer_seconds > 0 ? c->cw_buffer_seconds : 3600;
 	size_t series, cap;
 	double want;
 
 	metrics_from(c, b->metric_on);
 	b->n_dims = dims_from(c, b->dims);
-	if (b->period_ms != (int64_t)period * 1000 || b->resolution != res)
+	if (b->period_ms != period_ms || b->resolution != res)
 		emit(b);
 	b->resolution = res;
-	b->period_ms = (int64_t)period * 1000;
+	b->period_ms = period_ms;
 
 	series = series_count(b->metric_on, c->n_checks);
 	/* Whole periods for buffer_seconds, plus the one being closed. */
-	want = (double)series * (ceil_pos(buf_s / period) + 1);
+	want = (double)series * (ceil_pos(buf_s * 1000 / period_ms) + 1);
 	cap = want > (double)CW_QUEUE_MAX ? CW_QUEUE_MAX : (size_t)want;
 	if (cap < CW_QUEUE_MIN)
 		cap = CW_QUEUE_MIN;
@@ -713,7 +729,7 @@ cloudwatch_buf_configure(struct cloudwatch_buf *b, const struct conf *c)
 		         "entries for %zu series; capped at %d (about %.0f s)",
 		    buf_s, want, series, CW_QUEUE_MAX,
 		    (double)CW_QUEUE_MAX / (double)(series ? series : 1) *
-		        period);
+		        period_ms / 1000);
 	b->capacity = cap;
 	if (b->len > cap) {
 		size_t n = b->len - cap;
@@ -794,6 +810,9 @@ member_kvs(const struct cloudwatch_buf *b, const struct rec *r, size_t num,
 
 	*members = 0;
 	cloudwatch_fmt_time(ts, sizeof(ts), r->ts_ms);
+	if (r->ts_ms % 1000 != 0) /* a sub-second period: keep the ms */
+		snprintf(ts + 19, sizeof(ts) - 19, ".%03dZ",
+		    (int)(((r->ts_ms % 1000) + 1000) % 1000));
 	cloudwatch_fmt_double(cnt, sizeof(cnt), r->st.count);
 	cloudwatch_fmt_double(sum, sizeof(sum), r->st.sum);
 	cloudwatch_fmt_double(mn, sizeof(mn), r->st.min);
@@ -983,7 +1002,7 @@ struct cloudwatch {
 	double interval_s;
 	int resolution;
 	char *instance_id, *group;
-	uint64_t jitter_ms;
+	int slot_rank, slot_n; /* group rank of slot_n; -1, 0: the hash */
 	mono_ms next_flush_at;
 
 	struct aws_call *call;
@@ -998,6 +1017,7 @@ struct cloudwatch {
 	int err_status;
 	mono_ms err_at;
 	unsigned long requests_ok, requests_failed, fail_streak;
+	uint64_t datums_ok;
 };
 
 static void send_next(struct cloudwatch *cw);
@@ -1014,6 +1034,19 @@ fnv1a(const char *s)
 	return h;
 }
 
+int64_t
+cloudwatch_slot_ms(const char *instance_id, int rank, int n,
+    int64_t interval_ms)
+{
+	if (interval_ms <= 0)
+		return 0;
+	if (n >= 1 && rank >= 0 && rank < n)
+		return (2 * (int64_t)rank + 1) * interval_ms / (2 * (int64_t)n);
+	if (instance_id == NULL || *instance_id == '\0')
+		return 0;
+	return (int64_t)(fnv1a(instance_id) % (uint64_t)interval_ms);
+}
+
 static mono_ms
 interval_ms(const struct cloudwatch *cw)
 {
@@ -1022,13 +1055,31 @@ interval_ms(const struct cloudwatch *cw)
 	return i > 0 ? i : 60000;
 }
 
-/* The next wall-clock moment congruent to the jitter offset modulo the
- * interval, so every instance keeps its own second of the minute. */
-static void
-arm_flush(struct cloudwatch *cw)
+static bool
+ranked(const struct cloudwatch *cw)
+{
+	return cw->instance_id != NULL && cw->slot_n >= 1 &&
+	    cw->slot_rank >= 0 && cw->slot_rank < cw->slot_n;
+}
+
+static int64_t
+slot_offset(const struct cloudwatch *cw)
 {
 	int64_t iv = (int64_t)interval_ms(cw);
-	int64_t off = (int64_t)(cw->jitter_ms % (uint64_t)iv);
+
+	return ranked(cw)
+	    ? cloudwatch_slot_ms(NULL, cw->slot_rank, cw->slot_n, iv)
+	    : cloudwatch_slot_ms(cw->instance_id, -1, 0, iv);
+}
+
+/* The delay from now to the next wall-clock moment congruent to the slot
+ * offset modulo the interval, so every instance keeps its own moment of
+ * the minute. */
+static int64_t
+flush_delay(const struct cloudwatch *cw)
+{
+	int64_t iv = (int64_t)interval_ms(cw);
+	int64_t off = slot_offset(cw);
 	int64_t now = util_wall_ms();
 	int64_t k = (now - off) / iv;
 	int64_t next = (k + 1) * iv + off;
@@ -1038,8 +1089,58 @@ arm_flush(struct cloudwatch *cw)
 		delay = 1;
 	if (delay > iv)
 		delay = iv;
+	return delay;
+}
+
+static void
+arm_flush(struct cloudwatch *cw)
+{
+	int64_t delay = flush_delay(cw);
+
 	ev_timer_arm(cw->flush_t, (mono_ms)delay);
 	cw->next_flush_at = util_now_ms() + (mono_ms)delay;
+}
+
+/* The slot moved: a flush already due sooner than the new slot still
+ * happens (flush_cb then re-arms on the new slot), one due later is
+ * brought forward; so no flush is skipped, and nothing in the queue is
+ * affected. */
+static void
+rearm_for_slot(struct cloudwatch *cw)
+{
+	mono_ms now = util_now_ms();
+	int64_t delay;
+
+	if (!cw->enabled)
+		return;
+	delay = flush_delay(cw);
+	if (ev_timer_armed(cw->flush_t) && cw->next_flush_at > now &&
+	    (int64_t)(cw->next_flush_at - now) <= delay)
+		return;
+	ev_timer_arm(cw->flush_t, (mono_ms)delay);
+	cw->next_flush_at = now + (mono_ms)delay;
+}
+
+static void
+slot_text(const struct cloudwatch *cw, char *buf, size_t len)
+{
+	if (ranked(cw))
+		snprintf(buf, len, "group rank %d/%d", cw->slot_rank + 1,
+		    cw->slot_n);
+	else
+		snprintf(buf, len, "instance-id hash");
+}
+
+static void
+log_slot(const struct cloudwatch *cw)
+{
+	char what[64];
+
+	if (cw->instance_id == NULL)
+		return;
+	slot_text(cw, what, sizeof(what));
+	log_info("cloudwatch: publishing at +%.3f s of every %g s (%s)",
+	    (double)slot_offset(cw) / 1000, cw->interval_s, what);
 }
 
 static void
@@ -1073,6 +1174,7 @@ done_cb(const struct aws_result *r, void *arg)
 			           "still queued",
 			    cw->fail_streak, cloudwatch_buf_queued(cw->buf));
 		cw->requests_ok++;
+		cw->datums_ok += cw->fly_members;
 		cw->fail_streak = 0;
 		cw->last_success_wall = util_wall_ms();
 		cw->last_success_at = util_now_ms();
@@ -1212,11 +1314,12 @@ cloudwatch_new(struct ev *ev, struct aws *aws, const struct conf *c)
 	cw->buf = cloudwatch_buf_new(c);
 	cw->flush_t = ev_timer_new(ev, flush_cb, cw);
 	cw->kick_t = ev_timer_new(ev, kick_cb, cw);
+	cw->slot_rank = -1;
 	apply(cw, c);
 	if (cw->enabled)
-		log_info("cloudwatch: namespace %s, every %g s, %d s periods, "
+		log_info("cloudwatch: namespace %s, every %g s, %g s periods, "
 		         "queue of %zu entries",
-		    cw->ns, cw->interval_s, cloudwatch_buf_period(cw->buf),
+		    cw->ns, cw->interval_s, (double)cw->buf->period_ms / 1000,
 		    cloudwatch_buf_capacity(cw->buf));
 	return cw;
 }
@@ -1254,19 +1357,50 @@ void
 cloudwatch_set_identity(struct cloudwatch *cw, const char *instance_id,
     const char *group)
 {
+	bool same_id = instance_id != NULL && cw->instance_id != NULL &&
+	    strcmp(instance_id, cw->instance_id) == 0;
+
 	free(cw->instance_id);
 	free(cw->group);
 	cw->instance_id = instance_id != NULL && *instance_id != '\0'
 	    ? xstrdup(instance_id)
 	    : NULL;
 	cw->group = group != NULL && *group != '\0' ? xstrdup(group) : NULL;
-	cw->jitter_ms = cw->instance_id != NULL ? fnv1a(cw->instance_id) : 0;
+	if (!same_id) {
+		/* A rank belongs to an instance id. */
+		cw->slot_rank = -1;
+		cw->slot_n = 0;
+		if (cw->enabled)
+			log_slot(cw);
+	}
 	if (cw->enabled) {
-		arm_flush(cw);
+		if (same_id)
+			rearm_for_slot(cw);
+		else
+			arm_flush(cw);
 		/* Data waiting only for the identity goes out now. */
 		if (cw->instance_id != NULL && cloudwatch_buf_ready(cw->buf))
 			ev_timer_arm(cw->kick_t, 0);
 	}
+}
+
+void
+cloudwatch_set_slot(struct cloudwatch *cw, int rank, int n)
+{
+	bool was = ranked(cw);
+	int old_rank = cw->slot_rank, old_n = cw->slot_n;
+
+	if (n < 1 || rank < 0 || rank >= n) {
+		rank = -1;
+		n = 0;
+	}
+	cw->slot_rank = rank;
+	cw->slot_n = n;
+	if (ranked(cw) == was && (!was || (old_rank == rank && old_n == n)))
+		return;
+	if (cw->enabled)
+		log_slot(cw);
+	rearm_for_slot(cw);
 }
 
 void
@@ -1305,6 +1439,14 @@ cloudwatch_drain(struct cloudwatch *cw)
 	send_next(cw);
 }
 
+size_t
+cloudwatch_pending(const struct cloudwatch *cw)
+{
+	if (cw == NULL || !cw->enabled)
+		return 0;
+	return cloudwatch_buf_queued(cw->buf) + (cw->in_flight ? 1 : 0);
+}
+
 static int64_t
 age_ms(mono_ms now, mono_ms t)
 {
@@ -1329,7 +1471,9 @@ cloudwatch_status(const struct cloudwatch *cw, json_object *into)
 	json_object_object_add(o, "storage_resolution",
 	    json_object_new_int(cw->resolution));
 	json_object_object_add(o, "period_s",
-	    json_object_new_int(cloudwatch_buf_period(cw->buf)));
+	    cw->buf->period_ms % 1000 == 0
+	        ? json_object_new_int(cloudwatch_buf_period(cw->buf))
+	        : json_object_new_double((double)cw->buf->period_ms / 1000));
 	ep = cw->aws != NULL ? aws_endpoint(cw->aws, AWS_SVC_CLOUDWATCH) : NULL;
 	json_object_object_add(o, "endpoint",
 	    ep != NULL ? json_object_new_string(ep) : NULL);
@@ -1378,6 +1522,24 @@ cloudwatch_status(const struct cloudwatch *cw, json_object *into)
 	    json_object_new_int64((int64_t)cw->requests_ok));
 	json_object_object_add(o, "requests_failed",
 	    json_object_new_int64((int64_t)cw->requests_failed));
+	json_object_object_add(o, "datums_ok",
+	    json_object_new_int64((int64_t)cw->datums_ok));
+	if (cw->instance_id != NULL) {
+		char what[64];
+
+		slot_text(cw, what, sizeof(what));
+		json_object_object_add(o, "flush_slot",
+		    json_object_new_string(what));
+		json_object_object_add(o, "flush_offset_s",
+		    json_object_new_double((double)slot_offset(cw) / 1000));
+	} else {
+		json_object_object_add(o, "flush_slot", NULL);
+		json_object_object_add(o, "flush_offset_s", NULL);
+	}
+	json_object_object_add(o, "flush_rank",
+	    ranked(cw) ? json_object_new_int(cw->slot_rank + 1) : NULL);
+	json_object_object_add(o, "flush_group_size",
+	    ranked(cw) ? json_object_new_int(cw->slot_n) : NULL);
 	json_object_object_add(o, "next_flush_in_ms",
 	    cw->enabled && ev_timer_armed(cw->flush_t)
 	        ? json_object_new_int64(cw->next_flush_at > now
@@ -1394,7 +1556,7 @@ cloudwatch_estimate(const struct conf *c, size_t *n_metrics, double *usd_month)
 	enum dimset dims[DIM_MAX];
 	size_t n_dims, n;
 	double iv, per_flush, flushes, requests;
-	int period;
+	int period_ms;
 
 	*n_metrics = 0;
 	*usd_month = 0;
@@ -1406,9 +1568,9 @@ cloudwatch_estimate(const struct conf *c, size_t *n_metrics, double *usd_month)
 	if (n == 0)
 		return;
 	iv = interval_of(c);
-	period = cloudwatch_period_s(c->cw_storage_resolution, iv);
+	period_ms = cloudwatch_period_ms(c->cw_storage_resolution, iv);
 	/* Datums per flush: one per metric per period in the interval. */
-	per_flush = (double)n * ceil_pos(iv / period);
+	per_flush = (double)n * ceil_pos(iv * 1000 / period_ms);
 	flushes = 30.0 * 86400.0 / iv;
 	requests = flushes * ceil_pos(per_flush / CW_MAX_DATUMS);
 	*n_metrics = n;

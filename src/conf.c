@@ -23,6 +23,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <math.h>
@@ -35,6 +36,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "cloudwatch.h"
 #include "conf.h"
 #include "healthagent.h"
@@ -162,7 +164,7 @@ static key_fn v_listen, v_hpath, v_loglevel, v_name, v_cmdline, v_user, v_url,
     v_tcpaddr, v_procname, p_allow, p_status, p_headers, p_command, v_region,
     v_instance_id, v_az, v_itype, v_profile, v_endpoint, v_namespace,
     v_resolution, p_dimensions, p_metrics, p_restart, v_hook, v_rebalance,
-    p_drain, v_topic_arn, v_allocation_id;
+    p_drain, v_topic_arn, v_allocation_id, v_runas, v_rungroup, p_environment;
 
 #define C(f) offsetof(struct conf, f)
 #define K(f) offsetof(struct conf_check, f)
@@ -190,6 +192,12 @@ static const struct key keys[] = {
     {KS_HEALTH, "idle_timeout", KT_NUM, 0, 0.1, 3600, 30, "30", 0,
         C(idle_timeout), NULL, 0, NULL,
         "Seconds a keep-alive connection may stay idle."},
+    {KS_HEALTH, "max_request_size", KT_INT, 0, 256, 65536, 8192, "8192", 0,
+        C(max_request_size), NULL, 0, NULL,
+        "Most bytes of a request head (request line and headers)."},
+    {KS_HEALTH, "verbose", KT_BOOL, 0, 0, 0, 0, "false", 0, C(health_verbose),
+        NULL, 0, NULL,
+        "Name the failing checks and reasons in the /health body."},
     {KS_HEALTH, "status_allow", KT_LIST, 0, 0, CONF_MAX_ALLOW, 0,
         "[\"127.0.0.0/8\", \"::1/128\"]", 0, NOOFF, NULL, 0, p_allow,
         "Networks allowed to read /status and /metrics."},
@@ -200,6 +208,9 @@ static const struct key keys[] = {
         KF_PATH, C(socket_path), NULL, 0, NULL, "Path of the control socket."},
     {KS_AGENT, "socket_mode", KT_INT, 0, 0, 0777, 0660, "0660", KF_OCTAL,
         C(socket_mode), NULL, 0, NULL, "Permissions of the control socket."},
+    {KS_AGENT, "socket_group", KT_STR, 0, 0, 255, 0, "healthagent", KF_EMPTY_OK,
+        C(socket_group), NULL, 0, NULL,
+        "Group of the control socket; \"\" = the agent's own group."},
     {KS_AGENT, "sample_interval", KT_NUM, 0, 0.1, 60, 1, "1", 0,
         C(sample_interval), NULL, 0, NULL,
         "Seconds between system metric samples."},
@@ -258,8 +269,9 @@ static const struct key keys[] = {
         NULL, "Publish metrics to CloudWatch."},
     {KS_CW, "namespace", KT_STR, 0, 0, 255, 0, "HealthAgent", 0,
         C(cw_namespace), NULL, 0, v_namespace, "CloudWatch namespace."},
-    {KS_CW, "interval", KT_NUM, 0, 1, 86400, 60, "60", 0, C(cw_interval), NULL,
-        0, NULL, "Seconds between publishes."},
+    {KS_CW, "interval", KT_NUM, 0, 0.1, 86400, 60, "60", 0, C(cw_interval),
+        NULL, 0, NULL,
+        "Seconds between publishes (under 1: tests only, high resolution)."},
     {KS_CW, "storage_resolution", KT_INT, 0, 1, 60, 60, "60", 0,
         C(cw_storage_resolution), NULL, 0, v_resolution,
         "1 (high resolution) or 60 seconds."},
@@ -403,6 +415,13 @@ static const struct key keys[] = {
     /* exec */
     {KS_CHECK, "command", KT_LIST, T(EXEC), 1, CONF_MAX_ARGV, 0, NULL,
         KF_REQUIRED, NOOFF, NULL, 0, p_command, "Program and arguments."},
+    {KS_CHECK, "user", KT_STR, T(EXEC), 0, 256, 0, NULL, 0, K(user), NULL, 0,
+        v_runas, "User (name or uid) the command runs as."},
+    {KS_CHECK, "group", KT_STR, T(EXEC), 0, 256, 0, NULL, 0, K(group), NULL, 0,
+        v_rungroup, "Group (name or gid) the command runs as."},
+    {KS_CHECK, "environment", KT_LIST, T(EXEC), 0, CONF_MAX_ENV, 0, "[]", 0,
+        NOOFF, NULL, 0, p_environment,
+        "Extra \"NAME=value\" environment of the command."},
 
     /* threshold */
     {KS_CHECK, "metric", KT_ENUM, T(THRESHOLD), 0, 0, 0, NULL, KF_REQUIRED,
@@ -1230,6 +1249,136 @@ v_user(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
 	}
 	x->ck->has_user = true;
 	return true;
+}
+
+static bool list_check(struct ctx *x, config_setting_t *s, const struct key *k,
+    int etype, const char *what, const char *one);
+
+/* An exec check's user: it must exist; its primary group, supplementary
+ * groups and home are taken from the user database now. */
+static bool
+v_runas(struct ctx *x, config_setting_t *s, const struct key *k, const char *v)
+{
+	struct conf_check *ck = x->ck;
+	struct passwd *pw;
+	int ng = 16;
+
+	errno = 0;
+	if (strspn(v, "0123456789") == strlen(v)) {
+		unsigned long long u = strtoull(v, NULL, 10);
+
+		pw = u < UINT32_MAX ? getpwuid((uid_t)u) : NULL;
+	} else
+		pw = getpwnam(v);
+	if (pw == NULL) {
+		kerr(x, s, k, "unknown user %s%s%s", q(x, v),
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		return false;
+	}
+	ck->uid = pw->pw_uid;
+	if (!ck->has_group)
+		ck->gid = pw->pw_gid;
+	free(ck->home);
+	ck->home = xstrdup(
+	    pw->pw_dir != NULL && pw->pw_dir[0] == '/' ? pw->pw_dir : "/");
+	free(ck->groups);
+	for (;;) {
+		int n = ng;
+
+		ck->groups = xreallocarray(NULL, (size_t)n, sizeof(gid_t));
+		if (getgrouplist(pw->pw_name, pw->pw_gid, ck->groups, &n) >=
+		    0) {
+			ck->ngroups = (size_t)n;
+			break;
+		}
+		free(ck->groups);
+		if (n <= ng || n > 65536) {
+			kerr(x, s, k, "cannot list the groups of user %s",
+			    q(x, v));
+			ck->groups = NULL;
+			return false;
+		}
+		ng = n;
+	}
+	ck->has_user = true;
+	return true;
+}
+
+static bool
+v_rungroup(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *v)
+{
+	struct group *gr;
+
+	errno = 0;
+	if (strspn(v, "0123456789") == strlen(v)) {
+		unsigned long long u = strtoull(v, NULL, 10);
+
+		gr = u < UINT32_MAX ? getgrgid((gid_t)u) : NULL;
+	} else
+		gr = getgrnam(v);
+	if (gr == NULL) {
+		kerr(x, s, k, "unknown group %s", q(x, v));
+		return false;
+	}
+	x->ck->gid = gr->gr_gid;
+	x->ck->has_group = true;
+	return true;
+}
+
+/* "NAME=value": a portable NAME, a value without control characters. */
+static bool
+p_environment(struct ctx *x, config_setting_t *s, const struct key *k,
+    const char *unused)
+{
+	struct conf_check *ck = x->ck;
+	bool ok = true;
+
+	(void)unused;
+	if (s == NULL)
+		return true;
+	if (!list_check(x, s, k, CONFIG_TYPE_STRING, "strings", "a string"))
+		return false;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		size_t nl = strspn(v,
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789_");
+		bool dup = false;
+
+		if (nl == 0 || v[nl] != '=' || isdigit((unsigned char)v[0])) {
+			kerr(x, e, k, "%s must look like \"NAME=value\"",
+			    q(x, v));
+			ok = false;
+			continue;
+		}
+		if (has_ctrl(v) || strlen(v) > 4096) {
+			kerr(x, e, k,
+			    "%s contains control characters or is too long",
+			    q(x, v));
+			ok = false;
+			continue;
+		}
+		if (nl == strlen("HEALTHAGENT_CHECK") &&
+		    strncmp(v, "HEALTHAGENT_CHECK", nl) == 0) {
+			kerr(x, e, k,
+			    "%s: HEALTHAGENT_CHECK is set by healthagent",
+			    q(x, v));
+			ok = false;
+			continue;
+		}
+		for (size_t j = 0; j < ck->n_env; j++)
+			if (strncmp(ck->env[j], v, nl + 1) == 0)
+				dup = true;
+		if (dup) {
+			kerr(x, e, k, "%.*s is set twice", (int)nl, v);
+			ok = false;
+			continue;
+		}
+		ck->env[ck->n_env++] = xstrdup(v);
+	}
+	return ok;
 }
 
 /* Check the syntax of a host name or IPv4 literal (no brackets). */
@@ -2115,6 +2264,15 @@ finish_group(struct ctx *x, enum ksect sect)
 				    "%g (raise buffer_seconds)",
 				    c->cw_interval, c->cw_buffer_seconds);
 		}
+		/* Sub-second publishing is for tests and soak runs; it folds
+		 * sub-second periods, which only high resolution can hold. */
+		if (key_ok(x, KS_CW, "interval") &&
+		    key_ok(x, KS_CW, "storage_resolution") &&
+		    c->cw_interval < 1 && c->cw_storage_resolution != 1)
+			err_at(x, key_where(x, KS_CW, "interval"),
+			    "interval: %g s is under 1 s, which needs "
+			    "storage_resolution = 1",
+			    c->cw_interval);
 		break;
 	default:
 		break;
@@ -2232,6 +2390,25 @@ finish_check(struct ctx *x, config_setting_t *g)
 				err_at(x, key_where(x, KS_CHECK, "insecure"),
 				    "insecure: only applies to https:// urls");
 		}
+		break;
+	case CONF_CHECK_EXEC:
+		if (key_present(x, KS_CHECK, "group") &&
+		    !key_present(x, KS_CHECK, "user"))
+			err_at(x, key_where(x, KS_CHECK, "group"),
+			    "group: needs user (the command runs as user, in "
+			    "group)");
+		/* Switching users needs privileges this process must have:
+		 * checkconf tells before the daemon finds out. */
+		if (ck->has_user &&
+		    (ck->uid != geteuid() || ck->gid != getegid()) &&
+		    !child_can_switch())
+			err_at(x, key_where(x, KS_CHECK, "user"),
+			    "user: %s: this process runs as uid %ld gid %ld "
+			    "and cannot switch to uid %ld gid %ld (that needs "
+			    "root, or CAP_SETUID and CAP_SETGID; see "
+			    "healthagent(8))",
+			    q(x, ck->user), (long)geteuid(), (long)getegid(),
+			    (long)ck->uid, (long)ck->gid);
 		break;
 	case CONF_CHECK_THRESHOLD:
 		ck->has_max = key_valid(x, KS_CHECK, "max");
@@ -2388,10 +2565,74 @@ sort_errors(struct ctx *x)
 	}
 }
 
+/*
+ * libconfig opens @include files itself, and when one is a directory
+ * (@include "" names the include directory) or a device, its scanner fails
+ * with YY_FATAL_ERROR, which calls exit(): a reload would kill the agent.
+ * So every @include line (libconfig's rule: at the start of a line) is
+ * checked first, recursively: it must name a regular file or nothing at
+ * all (libconfig then reports it missing), without escapes, which
+ * libconfig would decode. Found by tests/fuzz/fuzz_conf.
+ */
+static bool
+includes_safe(const char *text, const char *from, const char *include_dir,
+    int depth, int *budget, struct conf_errors *errs)
+{
+	bool ok = true;
+
+	/* 10 levels as in libconfig; the budget bounds the fan-out of a file
+	 * that includes itself many times (libconfig's own problem then). */
+	for (const char *p = text;
+	     depth <= 10 && *budget > 0 && p != NULL && *p != '\0';) {
+		const char *l = p + strspn(p, " \t"), *nl = strchr(p, '\n');
+		char *inc, *full, *sub;
+		struct stat st;
+		size_t len;
+		int e;
+
+		p = nl != NULL ? nl + 1 : NULL;
+		if (strncmp(l, "@include", 8) != 0)
+			continue;
+		(*budget)--;
+		l += 8;
+		l += strspn(l, " \t");
+		if (*l != '"')
+			continue;
+		len = strcspn(l + 1, "\"\n");
+		inc = xstrndup(l + 1, len);
+		full = inc[0] == '/' || include_dir == NULL
+		    ? xstrdup(inc)
+		    : xasprintf("%s/%s", include_dir, inc);
+		if (strchr(inc, '\\') != NULL) {
+			errs_add(errs,
+			    xasprintf("%s: @include \"%s\": escapes are not "
+			              "supported in include names",
+			        from, inc));
+			ok = false;
+		} else if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+			errs_add(errs,
+			    xasprintf("%s: @include \"%s\": %s is not a "
+			              "regular file",
+			        from, inc, full));
+			ok = false;
+		} else if (stat(full, &st) == 0 &&
+		    (sub = read_text(full, &e)) != NULL) {
+			if (!includes_safe(sub, full, include_dir, depth + 1,
+			        budget, errs))
+				ok = false;
+			free(sub);
+		}
+		free(full);
+		free(inc);
+	}
+	return ok;
+}
+
 static struct conf *
 load(const char *text, const char *name, const char *include_dir,
     struct conf_errors *errs)
 {
+	int budget = 256;
 	struct ctx x;
 	config_t cfg;
 	struct conf *c = NULL;
@@ -2409,6 +2650,8 @@ load(const char *text, const char *name, const char *include_dir,
 	config_init(&cfg);
 	if (include_dir != NULL)
 		config_set_include_dir(&cfg, include_dir);
+	if (!includes_safe(text, name, include_dir, 0, &budget, errs))
+		goto out;
 	if (!config_read_string(&cfg, text)) {
 		const char *ef = config_error_file(&cfg);
 		const char *et = config_error_text(&cfg);
@@ -2472,6 +2715,118 @@ out:
 	return c;
 }
 
+/*
+ * StrictModes, as sshd has it: a config file (and the directory holding
+ * it) that anyone but root or this process's user could have written is
+ * refused, since whoever can write it decides what runs (exec checks,
+ * restart_command) and whether the instance is evicted.
+ */
+static bool
+strict_file(const char *path, const struct stat *st, const char *what,
+    struct conf_errors *errs)
+{
+	mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
+	uid_t me = geteuid();
+
+	if (st->st_uid != 0 && st->st_uid != me) {
+		struct passwd *pw = getpwuid(st->st_uid);
+
+		errs_add(errs,
+		    xasprintf("%s: %s is owned by uid %ld%s%s%s, not by root "
+		              "or this process's user (uid %ld); refusing it "
+		              "(chown root %s)",
+		        path, what, (long)st->st_uid, pw ? " (" : "",
+		        pw ? pw->pw_name : "", pw ? ")" : "", (long)me, path));
+		return false;
+	}
+	if (w != 0 && !(S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))) {
+		errs_add(errs,
+		    xasprintf("%s: %s is %s-writable (mode %04o); refusing it "
+		              "(chmod %s-w %s)",
+		        path, what,
+		        w == (S_IWGRP | S_IWOTH) ? "group- and world"
+		            : w == S_IWGRP       ? "group"
+		                                 : "world",
+		        (unsigned)(st->st_mode & 07777),
+		        w == (S_IWGRP | S_IWOTH) ? "go"
+		            : w == S_IWGRP       ? "g"
+		                                 : "o",
+		        path));
+		return false;
+	}
+	return true;
+}
+
+/* The file at path and the directory it is in; missing files are left to
+ * the reader to report. */
+static bool
+strict_path(const char *path, const char *what, struct conf_errors *errs)
+{
+	struct stat st;
+	char *dir, *slash;
+	bool ok = true;
+
+	if (stat(path, &st) != 0)
+		return true;
+	if (!strict_file(path, &st, what, errs))
+		ok = false;
+	slash = strrchr(path, '/');
+	dir = slash == NULL ? xstrdup(".")
+	    : slash == path ? xstrdup("/")
+	                    : xstrndup(path, (size_t)(slash - path));
+	if (stat(dir, &st) == 0 &&
+	    !strict_file(dir, &st, "the directory of a config file", errs))
+		ok = false;
+	free(dir);
+	return ok;
+}
+
+/* Every file named by an @include line of text, recursively (libconfig
+ * 1.5 reads them itself, so they are checked before it does). */
+static bool
+strict_includes(const char *text, const char *include_dir, int depth,
+    int *budget, struct conf_errors *errs)
+{
+	bool ok = true;
+
+	/* libconfig stops at 10 levels; the budget bounds a file that
+	 * includes itself many times (libconfig then fails anyway). */
+	if (depth > 10)
+		return true;
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		const char *l = p + strspn(p, " \t");
+		const char *nl = strchr(p, '\n');
+
+		p = nl != NULL ? nl + 1 : NULL;
+		if (strncmp(l, "@include", 8) != 0 || *budget <= 0)
+			continue;
+		(*budget)--;
+		l += 8;
+		l += strspn(l, " \t");
+		if (*l != '"')
+			continue;
+		size_t len = strcspn(l + 1, "\"\n");
+		char *inc = xstrndup(l + 1, len), *full, *sub;
+		int e;
+
+		if (inc[0] == '/' || include_dir == NULL)
+			full = xstrdup(inc);
+		else
+			full = xasprintf("%s/%s", include_dir, inc);
+		if (!strict_path(full, "included config file", errs))
+			ok = false;
+		else if ((sub = read_text(full, &e)) != NULL) {
+			if (!strict_includes(sub, include_dir, depth + 1,
+			        budget, errs))
+				ok = false;
+			free(sub);
+		}
+		free(full);
+		free(inc);
+	}
+	return ok;
+}
+
 struct conf *
 conf_load(const char *path, struct conf_errors *errs)
 {
@@ -2501,7 +2856,13 @@ conf_load(const char *path, struct conf_errors *errs)
 	if ((slash = strrchr(path, '/')) != NULL)
 		dir = slash == path ? xstrdup("/")
 		                    : xstrndup(path, (size_t)(slash - path));
-	c = load(text, path, dir, errs);
+	/* Both checks run, so that every offending file is named at once. */
+	bool strict = strict_path(path, "config file", errs);
+	int budget = 256;
+	if (strict_includes(text, dir, 0, &budget, errs) && strict)
+		c = load(text, path, dir, errs);
+	else
+		c = NULL;
 	free(dir);
 	free(text);
 	return c;
@@ -2536,12 +2897,18 @@ conf_free(struct conf *c)
 		free(ck->address);
 		for (size_t j = 0; j < ck->argc; j++)
 			free(ck->argv[j]);
+		free(ck->group);
+		free(ck->groups);
+		free(ck->home);
+		for (size_t j = 0; j < ck->n_env; j++)
+			free(ck->env[j]);
 	}
 	free(c->checks);
 	free(c->path);
 	free(c->listen);
 	free(c->health_path);
 	free(c->socket_path);
+	free(c->socket_group);
 	free(c->disk_path);
 	free(c->state_dir);
 	free(c->aws_region);

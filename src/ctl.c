@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The control socket, both ends. The daemon side accepts a few clients at
- * a time, reads one command line with a deadline, and writes the handler's
- * reply without blocking. The client side (used by the CLI, which may
- * block) sends a command and reads until the daemon closes.
+ * a time, reads one command line with a deadline, decodes it with the pure
+ * ctl_parse_request, checks the peer's credentials for commands that change
+ * state, and writes the handler's reply without blocking. The client side
+ * (used by the CLI, which may block) sends a command and reads until the
+ * daemon closes.
  */
 #include "config.h"
 
@@ -11,10 +13,15 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
 #include <libgen.h>
+#include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +29,31 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define CTL_MAX_CLIENTS 16
 #define CTL_CLIENT_TIMEOUT 5000
+/* Refusals are logged at most this often; the rest are counted. */
+#define CTL_REFUSAL_LOG_MS 1000
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+const char *const ctl_cmd_names[CTL_CMD_MAX] = {
+    [CTL_STATUS] = "status",
+    [CTL_DRAIN] = "drain",
+    [CTL_UNDRAIN] = "undrain",
+    [CTL_RELOAD] = "reload",
+};
+
+static const bool cmd_mutates[CTL_CMD_MAX] = {
+    [CTL_STATUS] = false,
+    [CTL_DRAIN] = true,
+    [CTL_UNDRAIN] = true,
+    [CTL_RELOAD] = true,
+};
 
 struct ctl_client {
 	struct ctl *ctl;
@@ -34,6 +62,8 @@ struct ctl_client {
 	struct ev_timer *timer;
 	char cmd[CTL_MAX_COMMAND];
 	size_t cmd_len;
+	bool have_cred;
+	struct ucred cred;
 	char *reply;
 	size_t reply_len, reply_off;
 	struct ctl_client *next;
@@ -48,7 +78,104 @@ struct ctl {
 	void *arg;
 	struct ctl_client *clients;
 	int n_clients;
+	uid_t uid; /* the agent's */
+	gid_t gid; /* the socket's group */
+	mono_ms refusal_logged;
+	unsigned long refusals_unlogged;
 };
+
+/* ------------------------------------------------------------------ */
+/* Decoding and policy (pure) */
+
+int
+ctl_parse_request(const char *buf, size_t len, struct ctl_request *out,
+    char *err, size_t errlen)
+{
+	/* The line and its '\n' fit the daemon's buffer with a NUL. */
+	size_t max = CTL_MAX_COMMAND - 1, scan = len < max ? len : max;
+	const char *nl = memchr(buf, '\n', scan), *b, *e;
+	size_t end = nl != NULL ? (size_t)(nl - buf) : scan;
+
+	memset(out, 0, sizeof(*out));
+	if (errlen > 0)
+		err[0] = '\0';
+	/* Refuse bad bytes as soon as they arrive, whole line or not. */
+	for (size_t i = 0; i < end; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		/* "\r\n", or a "\r" whose "\n" is still to come */
+		if (c == '\r' && i + 1 == end)
+			break;
+		if (c == '\t' || (c >= 0x20 && c < 0x7f))
+			continue;
+		snprintf(err, errlen,
+		    "malformed command: byte 0x%02x at offset %zu", c, i);
+		return -1;
+	}
+	if (nl == NULL) {
+		if (len >= max) {
+			snprintf(err, errlen,
+			    "command too long (at most %d bytes)",
+			    CTL_MAX_COMMAND - 3);
+			return -1;
+		}
+		return 0;
+	}
+	b = buf;
+	e = nl;
+	if (e > b && e[-1] == '\r')
+		e--;
+	while (b < e && (*b == ' ' || *b == '\t'))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (b == e) {
+		snprintf(err, errlen, "empty command");
+		return -1;
+	}
+	for (int c = 0; c < CTL_CMD_MAX; c++) {
+		if (strlen(ctl_cmd_names[c]) == (size_t)(e - b) &&
+		    memcmp(ctl_cmd_names[c], b, (size_t)(e - b)) == 0) {
+			out->cmd = (enum ctl_cmd)c;
+			out->mutating = cmd_mutates[c];
+			out->consumed = (size_t)(nl - buf) + 1;
+			return 1;
+		}
+	}
+	{
+		/* Quote a little of it, tabs shown as spaces. */
+		char q[33];
+		size_t n = (size_t)(e - b) < sizeof(q) - 1 ? (size_t)(e - b)
+		                                           : sizeof(q) - 1;
+
+		for (size_t i = 0; i < n; i++)
+			q[i] = b[i] == '\t' ? ' ' : b[i];
+		q[n] = '\0';
+		snprintf(err, errlen,
+		    "unknown command \"%s%s\"; try status, drain, undrain or "
+		    "reload",
+		    q, (size_t)(e - b) > n ? "..." : "");
+	}
+	return -1;
+}
+
+bool
+ctl_peer_allowed(const struct ctl_peer *peer, enum ctl_cmd cmd, uid_t agent_uid,
+    gid_t sock_gid)
+{
+	if ((int)cmd < 0 || cmd >= CTL_CMD_MAX)
+		return false;
+	if (!cmd_mutates[cmd])
+		return true;
+	if (peer == NULL)
+		return false;
+	if (peer->uid == 0 || peer->uid == agent_uid || peer->gid == sock_gid)
+		return true;
+	for (size_t i = 0; i < peer->n_groups; i++)
+		if (peer->groups[i] == sock_gid)
+			return true;
+	return false;
+}
 
 static int
 make_sockaddr(const char *path, struct sockaddr_un *sun, char *err,
@@ -114,12 +241,123 @@ client_write(struct ctl_client *cl)
 	client_free(cl);
 }
 
+/* A JSON error reply, {"ok":false,"error":msg}. */
+static char *
+error_reply(const char *msg)
+{
+	json_object *o = json_object_new_object();
+	char *r;
+
+	json_object_object_add(o, "ok", json_object_new_boolean(false));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	r = xasprintf("%s\n",
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return r;
+}
+
+/*
+ * The peer's supplementary groups as of connect(): SO_PEERGROUPS (Linux
+ * 4.13), else the group database for the peer's user. malloc'd, or NULL
+ * with *n = 0.
+ */
+static gid_t *
+peer_groups(int fd, const struct ucred *cred, size_t *n)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *g = xmalloc(len);
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[4096];
+	int r, ng;
+
+	*n = 0;
+	r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
+	if (r < 0 && errno == ERANGE && len > 0) {
+		/* len now says how much is needed. */
+		g = xreallocarray(g, len, 1);
+		r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
+	}
+	if (r == 0) {
+		*n = len / sizeof(gid_t);
+		return g;
+	}
+	/* Older kernels: what the group database says of the user. */
+	if (getpwuid_r(cred->uid, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
+	    pwp == NULL) {
+		free(g);
+		return NULL;
+	}
+	ng = 64;
+	g = xreallocarray(g, (size_t)ng, sizeof(gid_t));
+	if (getgrouplist(pw.pw_name, cred->gid, g, &ng) < 0) {
+		g = xreallocarray(g, (size_t)ng, sizeof(gid_t));
+		if (getgrouplist(pw.pw_name, cred->gid, g, &ng) < 0)
+			ng = 0;
+	}
+	*n = (size_t)(ng > 0 ? ng : 0);
+	return g;
+}
+
+static bool
+authorised(struct ctl_client *cl, enum ctl_cmd cmd)
+{
+	struct ctl_peer peer;
+	gid_t *groups = NULL;
+	bool ok;
+
+	if (!cl->have_cred)
+		return ctl_peer_allowed(NULL, cmd, cl->ctl->uid, cl->ctl->gid);
+	memset(&peer, 0, sizeof(peer));
+	peer.pid = cl->cred.pid;
+	peer.uid = cl->cred.uid;
+	peer.gid = cl->cred.gid;
+	ok = ctl_peer_allowed(&peer, cmd, cl->ctl->uid, cl->ctl->gid);
+	if (ok || !cmd_mutates[cmd])
+		return ok;
+	/* Only now look at the supplementary groups. */
+	groups = peer_groups(cl->fd, &cl->cred, &peer.n_groups);
+	peer.groups = groups;
+	ok = ctl_peer_allowed(&peer, cmd, cl->ctl->uid, cl->ctl->gid);
+	free(groups);
+	return ok;
+}
+
+static void
+log_refusal(struct ctl_client *cl, enum ctl_cmd cmd)
+{
+	struct ctl *c = cl->ctl;
+	mono_ms now = util_now_ms();
+
+	if (c->refusal_logged != 0 &&
+	    now - c->refusal_logged < CTL_REFUSAL_LOG_MS) {
+		c->refusals_unlogged++;
+		return;
+	}
+	if (c->refusals_unlogged > 0)
+		log_warn("control socket: %lu more refusals were not logged",
+		    c->refusals_unlogged);
+	if (cl->have_cred)
+		log_warn("control socket: refused \"%s\" from uid %u gid %u "
+		         "pid %ld: not root, uid %u or group %u",
+		    ctl_cmd_names[cmd], (unsigned)cl->cred.uid,
+		    (unsigned)cl->cred.gid, (long)cl->cred.pid,
+		    (unsigned)c->uid, (unsigned)c->gid);
+	else
+		log_warn("control socket: refused \"%s\" from a peer whose "
+		         "credentials are unknown",
+		    ctl_cmd_names[cmd]);
+	c->refusal_logged = now;
+	c->refusals_unlogged = 0;
+}
+
 static void
 client_cb(int fd, unsigned events, void *arg)
 {
 	struct ctl_client *cl = arg;
-	char *nl;
+	struct ctl_request req;
+	char err[160];
 	ssize_t n;
+	int rc;
 
 	if (cl->reply != NULL) {
 		client_write(cl);
@@ -134,21 +372,29 @@ client_cb(int fd, unsigned events, void *arg)
 		return;
 	}
 	cl->cmd_len += (size_t)n;
-	cl->cmd[cl->cmd_len] = '\0';
-	nl = strchr(cl->cmd, '\n');
-	if (nl == NULL) {
-		if (cl->cmd_len == sizeof(cl->cmd) - 1) {
-			log_warn("control client sent an overlong command");
-			client_free(cl);
-		}
+	rc = ctl_parse_request(cl->cmd, cl->cmd_len, &req, err, sizeof(err));
+	if (rc == 0)
 		return;
+	if (rc < 0) {
+		/* Anyone who can connect can send garbage: not worth more. */
+		log_debug("control socket: %s", err);
+		cl->reply = error_reply(err);
+	} else if (!authorised(cl, req.cmd)) {
+		char msg[200];
+
+		log_refusal(cl, req.cmd);
+		snprintf(msg, sizeof(msg),
+		    "permission denied: \"%s\" changes the agent's state and "
+		    "needs root, uid %u or membership of group %u",
+		    ctl_cmd_names[req.cmd], (unsigned)cl->ctl->uid,
+		    (unsigned)cl->ctl->gid);
+		cl->reply = error_reply(msg);
+	} else {
+		cl->ctl->handler(ctl_cmd_names[req.cmd], &cl->reply,
+		    cl->ctl->arg);
+		if (cl->reply == NULL)
+			cl->reply = error_reply("no reply");
 	}
-	*nl = '\0';
-	if (nl > cl->cmd && nl[-1] == '\r')
-		nl[-1] = '\0';
-	cl->ctl->handler(cl->cmd, &cl->reply, cl->ctl->arg);
-	if (cl->reply == NULL)
-		cl->reply = xstrdup("{\"error\":\"no reply\"}");
 	cl->reply_len = strlen(cl->reply);
 	shutdown(cl->fd, SHUT_RD);
 	client_write(cl);
@@ -178,6 +424,13 @@ accept_cb(int fd, unsigned events, void *arg)
 		cl = xcalloc(1, sizeof(*cl));
 		cl->ctl = c;
 		cl->fd = cfd;
+		{
+			socklen_t len = sizeof(cl->cred);
+
+			cl->have_cred = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED,
+			                    &cl->cred, &len) == 0 &&
+			    len == sizeof(cl->cred);
+		}
 		cl->io = ev_io_add(c->ev, cfd, EV_READ, client_cb, cl);
 		if (cl->io == NULL) {
 			close(cfd);
@@ -206,14 +459,40 @@ socket_alive(const struct sockaddr_un *sun)
 	return alive;
 }
 
+/* The gid for a group name or number; the process's gid (logged) when
+ * there is no such group. */
+static gid_t
+resolve_group(const char *group)
+{
+	struct group gr, *grp = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	if (group == NULL || *group == '\0')
+		return getegid();
+	if (getgrnam_r(group, &gr, buf, sizeof(buf), &grp) == 0 && grp != NULL)
+		return grp->gr_gid;
+	errno = 0;
+	v = strtoul(group, &end, 10);
+	if (isdigit((unsigned char)*group) && *end == '\0' && errno == 0 &&
+	    v < (unsigned long)(gid_t)-1)
+		return (gid_t)v;
+	log_notice("control socket group \"%s\" does not exist; the socket "
+	           "keeps the agent's group (gid %u)",
+	    group, (unsigned)getegid());
+	return getegid();
+}
+
 struct ctl *
-ctl_new(struct ev *ev, const char *path, int mode, ctl_handler handler,
-    void *arg)
+ctl_new(struct ev *ev, const char *path, int mode, const char *group,
+    ctl_handler handler, void *arg)
 {
 	struct sockaddr_un sun;
+	struct stat st;
 	struct ctl *c;
 	char err[256], *dir;
 	mode_t old_umask;
+	gid_t gid;
 	int fd;
 
 	if (make_sockaddr(path, &sun, err, sizeof(err)) < 0) {
@@ -248,7 +527,17 @@ ctl_new(struct ev *ev, const char *path, int mode, ctl_handler handler,
 		return NULL;
 	}
 	umask(old_umask);
-	if (chmod(path, (mode_t)mode) < 0 || listen(fd, 16) < 0) {
+	/* Group first, then the mode: still no window. */
+	gid = resolve_group(group);
+	if (chown(path, (uid_t)-1, gid) < 0) {
+		log_warn("%s: cannot give the socket group %u: %s; it keeps "
+		         "the agent's group (gid %u)",
+		    path, (unsigned)gid, strerror(errno), (unsigned)getegid());
+		if (chown(path, (uid_t)-1, getegid()) < 0)
+			log_debug("%s: chown: %s", path, strerror(errno));
+	}
+	if (chmod(path, (mode_t)mode) < 0 || stat(path, &st) < 0 ||
+	    listen(fd, 16) < 0) {
 		log_err("%s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
@@ -258,6 +547,8 @@ ctl_new(struct ev *ev, const char *path, int mode, ctl_handler handler,
 	c->ev = ev;
 	c->path = xstrdup(path);
 	c->fd = fd;
+	c->uid = geteuid();
+	c->gid = st.st_gid;
 	c->handler = handler;
 	c->arg = arg;
 	c->io = ev_io_add(ev, fd, EV_READ, accept_cb, c);
@@ -272,6 +563,12 @@ const char *
 ctl_path(const struct ctl *c)
 {
 	return c->path;
+}
+
+gid_t
+ctl_gid(const struct ctl *c)
+{
+	return c->gid;
 }
 
 void

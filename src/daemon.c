@@ -57,6 +57,7 @@ struct daemon {
 	uint64_t watchdog_usec;
 	uint64_t watchdog_turns;
 	bool stopping;
+	mono_ms exit_by; /* the final publish waits until then */
 	int exit_code;
 	unsigned long reloads, reload_failures;
 	char *last_reload_error;
@@ -94,6 +95,9 @@ transition_cb(const struct health *h, int check, int from, int to, void *arg)
 	    "state %s -> %s: %s", health_state_names[from],
 	    health_state_names[to], health_why(h));
 	sd_status(d);
+	/* Self-eviction starts from the verdict, not from the next tick. */
+	if (h == d->health)
+		cloud_health_changed(d->cloud, h, util_now_ms());
 }
 
 static void
@@ -137,7 +141,12 @@ http_handler(const struct http_request *req, const struct sockaddr *peer,
 	if (path_is(req, d->conf->health_path)) {
 		resp->status =
 		    health_state_ok(health_state(d->health)) ? 200 : 503;
-		resp->body = status_health_body(&src, &resp->body_len);
+		if (d->conf->health_verbose)
+			resp->body = status_health_body(&src, &resp->body_len);
+		else
+			resp->static_body =
+			    status_health_brief(health_state(d->health),
+			        &resp->body_len);
 		return;
 	}
 	if (path_is(req, "/status") || path_is(req, "/metrics")) {
@@ -211,9 +220,17 @@ control_handler(const char *cmd, char **reply, void *arg)
 			json_object_put(o);
 			return;
 		}
+	} else if (strcmp(cmd, "reload") == 0) {
+		/* ctl.c has checked the peer. The signalfd picks this up at
+		 * the next loop turn, so the reload does not run under the
+		 * control client (it may replace the socket). */
+		log_notice("reload requested over the control socket");
+		kill(getpid(), SIGHUP);
+		*reply = xstrdup("{\"ok\":true,\"reload\":\"requested\"}\n");
+		return;
 	} else if (strcmp(cmd, "status") != 0) {
 		*reply = xasprintf("{\"ok\":false,\"error\":\"unknown command; "
-		                   "try status, drain or undrain\"}\n");
+		                   "try status, drain, undrain or reload\"}\n");
 		return;
 	}
 	fill_src(d, &src, &hs);
@@ -247,13 +264,40 @@ watchdog_cb(void *arg)
 	ev_timer_arm(d->watchdog_t, d->watchdog_usec / 2000);
 }
 
+/* Longest wait at exit for the last metrics and messages to be sent. */
+#define EXIT_FLUSH_MAX_MS 10000
+
+/* The drain is over. Publish everything, the period still open included,
+ * and wait a bounded time (aws.timeout, at most 10 s) for it: what the
+ * agent queued is not dropped at exit while the endpoint answers. */
 static void
 drain_done_cb(void *arg)
 {
 	struct daemon *d = arg;
+	mono_ms now = util_now_ms();
+	size_t left;
 
-	log_notice("drain finished; exiting");
-	ev_stop(d->ev);
+	if (d->exit_by == 0) {
+		mono_ms wait = util_sec_to_ms(d->conf->aws_timeout);
+
+		/* No new samples: nothing may open a period after this. */
+		ev_timer_disarm(d->sample_t);
+		cloud_flush(d->cloud);
+		d->exit_by = now + (wait < EXIT_FLUSH_MAX_MS ? wait
+		                                              : EXIT_FLUSH_MAX_MS);
+	}
+	left = cloud_pending(d->cloud);
+	if (left == 0) {
+		log_notice("drain finished; exiting");
+		ev_stop(d->ev);
+	} else if (now >= d->exit_by) {
+		log_warn("drain finished; exiting with %zu metric entries or "
+		         "messages still unsent",
+		    left);
+		ev_stop(d->ev);
+	} else {
+		ev_timer_arm(d->drain_t, 50);
+	}
 }
 
 static struct httpd_limits
@@ -263,6 +307,7 @@ limits_of(const struct conf *c)
 	    .max_connections = c->max_connections,
 	    .header_timeout = util_sec_to_ms(c->header_timeout),
 	    .idle_timeout = util_sec_to_ms(c->idle_timeout),
+	    .max_request_size = (size_t)c->max_request_size,
 	};
 
 	return lim;
@@ -348,13 +393,14 @@ reload(struct daemon *d)
 		nd = httpd_new(d->ev, fd, &lim, http_handler, d);
 	}
 	if (strcmp(nc->socket_path, d->conf->socket_path) != 0 ||
-	    nc->socket_mode != d->conf->socket_mode) {
+	    nc->socket_mode != d->conf->socket_mode ||
+	    strcmp(nc->socket_group, d->conf->socket_group) != 0) {
 		/* The old socket must go first: ctl_new refuses a path that a
 		 * live daemon (this one) still answers on. */
 		ctl_free(d->ctl);
 		d->ctl = NULL;
 		nctl = ctl_new(d->ev, nc->socket_path, nc->socket_mode,
-		    control_handler, d);
+		    nc->socket_group, control_handler, d);
 		if (nctl == NULL)
 			log_err("control socket %s unavailable after reload",
 			    nc->socket_path);
@@ -557,7 +603,7 @@ daemon_run(const struct daemon_opts *o)
 	lim = limits_of(d.conf);
 	d.httpd = httpd_new(d.ev, fd, &lim, http_handler, &d);
 	d.ctl = ctl_new(d.ev, d.conf->socket_path, d.conf->socket_mode,
-	    control_handler, &d);
+	    d.conf->socket_group, control_handler, &d);
 	if (d.ctl == NULL) {
 		teardown(&d);
 		return 1;

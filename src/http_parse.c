@@ -327,7 +327,14 @@ interpret_headers(struct http_request *req)
 enum http_parse_rc
 http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
-	size_t lim = len < HTTP_MAX_REQUEST ? len : HTTP_MAX_REQUEST;
+	return http_parse_request_max(buf, len, HTTP_MAX_REQUEST, req);
+}
+
+enum http_parse_rc
+http_parse_request_max(const char *buf, size_t len, size_t max,
+    struct http_request *req)
+{
+	size_t lim = len < max ? len : max;
 	size_t off = 0, eol = 0, next = 0;
 	enum http_parse_rc rc;
 	int r;
@@ -347,7 +354,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 		if ((rc = check_partial_request_line(buf + off, lim - off,
 		         req)) != HTTP_PARSE_INCOMPLETE)
 			return rc;
-		if (len >= HTTP_MAX_REQUEST)
+		if (len >= max)
 			return fail(req, 414, "request line too long");
 		return HTTP_PARSE_INCOMPLETE;
 	}
@@ -366,7 +373,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 			if ((rc = check_partial_header_line(buf + off,
 			         lim - off, req)) != HTTP_PARSE_INCOMPLETE)
 				return rc;
-			if (len >= HTTP_MAX_REQUEST)
+			if (len >= max)
 				return fail(req, 431,
 				    "request header fields too large");
 			return HTTP_PARSE_INCOMPLETE;

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -80,17 +81,28 @@ req_unlink(struct httpc_req *r)
 	hc->active--;
 }
 
+/*
+ * Requests and responses may carry secrets (the IMDS session token and the
+ * SigV4 Authorization and X-Amz-Security-Token headers going out, role
+ * credentials coming back): what this module owns is zeroed before it is
+ * freed. curl's own copies are curl's.
+ */
 static void
 req_free(struct httpc_req *r)
 {
 	if (r->easy != NULL)
 		curl_easy_cleanup(r->easy);
+	for (struct curl_slist *l = r->hdrs; l != NULL; l = l->next)
+		if (l->data != NULL)
+			OPENSSL_cleanse(l->data, strlen(l->data));
 	curl_slist_free_all(r->hdrs);
 	free(r->url);
 	free(r->method);
-	free(r->body);
-	free(r->head);
-	free(r);
+	if (r->body != NULL)
+		xfreezero(r->body, r->body_len + 1);
+	if (r->head != NULL) /* a 1xx block may lie past head_len */
+		xfreezero(r->head, MAX_HEADERS + 1);
+	xfreezero(r, sizeof(*r));
 }
 
 /* Detach from the multi and the list; no callback. */

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The health endpoint's HTTP/1.1 server. Each connection has a fixed
- * request-head buffer, a growing output buffer and one timer that enforces
- * whichever deadline applies (whole request head, keep-alive idle, send
- * progress, lingering close). Pipelined requests are answered in order and
- * input is not parsed while too much output is queued. The handler is called
- * synchronously; nothing here blocks.
+ * The health endpoint's HTTP/1.1 server. Input is read into one scratch
+ * buffer per server and parsed there; a connection only holds memory for a
+ * partial head or for output the socket did not take, so idle and slow
+ * connections cost a few hundred bytes each. Every connection waits for one
+ * deadline (whole request head, keep-alive idle, send progress, lingering
+ * close), kept in sorted queues under one timer. Pipelined requests are
+ * answered in order and input is not parsed while too much output is
+ * queued. At max_connections the oldest idle or slow connection is closed
+ * to admit a new one. The handler is called synchronously; nothing here
+ * blocks.
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -26,34 +31,53 @@
 #include "xmalloc.h"
 
 #define LISTEN_BACKLOG 512
-#define OUT_HIGH (256 * 1024)  /* stop parsing while this much is queued */
-#define ACCEPT_PAUSE_MS 100    /* after EMFILE and friends */
+#define OUT_HIGH (16 * 1024)   /* stop parsing while this much is queued */
+#define ACCEPT_PAUSE_MS 100    /* after EMFILE with nothing to evict */
+#define ACCEPT_BATCH 32        /* accepts per loop turn, see on_accept() */
 #define LINGER_MS 2000         /* drain the peer after our FIN */
 #define LINGER_MAX (64 * 1024) /* ...but not more than this */
-#define REJECT_LOG_MS 10000    /* rate limit for the max_connections log */
+#define EVICT_LOG_MS 10000     /* rate limit for the max_connections log */
+#define NOFILE_RESERVE 64      /* fds kept for everything but connections */
+
+/*
+ * Each open connection waits for exactly one deadline, and each kind of
+ * deadline is "start + a fixed timeout", so a queue per kind, appended to at
+ * the tail, stays sorted: one timer for the whole server, O(1) updates.
+ * The order of the kinds is also the eviction order (see httpd.h).
+ */
+enum conn_q {
+	Q_LINGER, /* our FIN is sent; discarding input until the peer closes */
+	Q_IDLE,   /* keep-alive, between requests */
+	Q_HEAD,   /* receiving a request head */
+	Q_WRITE,  /* output queued that the peer does not take */
+	Q_N,      /* in no queue */
+};
 
 struct conn {
 	struct httpd *d;
-	struct conn *prev, *next;
+	struct conn *prev, *next; /* in d->q[q], sorted by deadline */
+	enum conn_q q;
+	mono_ms deadline;
 	int fd;
 	struct ev_io *io;
-	struct ev_timer *timer;
-	struct sockaddr_storage peer;
-	unsigned events;       /* interest set on io */
-	bool served;           /* at least one response queued */
-	bool closing;          /* no more requests; close once output is sent */
-	bool peer_eof;         /* the peer sent FIN */
-	bool lingering;        /* our FIN is sent; discarding input */
-	bool backed_up;        /* parsing stopped until output drains */
-	mono_ms head_deadline; /* 0 while idle between requests */
-	mono_ms idle_since;
-	mono_ms write_deadline;
-	mono_ms linger_deadline;
+	unsigned events;    /* interest set on io */
+	bool closing;       /* no more requests; close once output is sent */
+	bool clean;         /* closing after a normal response: no linger */
+	bool peer_eof;      /* the peer sent FIN */
+	bool lingering;     /* our FIN is sent; discarding input */
+	bool backed_up;     /* parsing stopped until output drains */
+	bool incomplete;    /* in[] was parsed as an incomplete head */
+	bool touched;       /* a request completed: to its queue's tail */
+	mono_ms head_start; /* 0 while idle between requests */
+	mono_ms idle_since; /* last request completed or response sent */
+	mono_ms write_progress;
+	mono_ms linger_start;
 	size_t lingered;
-	char *out;
+	char *in; /* a partial head (or pipelined requests); NULL if none */
+	size_t in_len, in_cap;
+	char *out; /* output the socket did not take yet; NULL if none */
 	size_t out_off, out_len, out_cap;
-	size_t in_len;
-	char in[HTTP_MAX_REQUEST];
+	struct sockaddr_storage peer;
 };
 
 struct httpd {
@@ -61,12 +85,16 @@ struct httpd {
 	int listen_fd;
 	struct ev_io *lio;
 	struct ev_timer *pause;
+	struct ev_timer *timer; /* the earliest deadline of the queues */
+	mono_ms timer_at;       /* 0 if not armed */
 	struct httpd_limits lim;
 	httpd_handler handler;
 	void *arg;
-	struct conn *conns;
+	struct conn *q[Q_N], *tail[Q_N];
+	char *scratch; /* where input is read and parsed; max_request_size */
+	size_t scratch_cap;
 	struct httpd_stats st;
-	mono_ms last_reject_log;
+	mono_ms last_evict_log;
 	bool accept_err_logged;
 };
 
@@ -123,6 +151,42 @@ apply_limits(struct httpd_limits *dst, const struct httpd_limits *src)
 	dst->idle_timeout = src != NULL && src->idle_timeout > 0
 	    ? src->idle_timeout
 	    : HTTPD_DEFAULT_IDLE_TIMEOUT;
+	dst->max_request_size = src != NULL && src->max_request_size > 0
+	    ? src->max_request_size
+	    : HTTPD_DEFAULT_MAX_REQUEST;
+	if (dst->max_request_size > HTTPD_MAX_MAX_REQUEST)
+		dst->max_request_size = HTTPD_MAX_MAX_REQUEST;
+	if (dst->max_request_size < 64)
+		dst->max_request_size = 64;
+}
+
+/* Make room for max_connections in RLIMIT_NOFILE, up to the hard limit. */
+static void
+ensure_nofile(int max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + NOFILE_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		log_warn("http: max_connections %d needs %llu file descriptors "
+		         "but the hard limit is %llu; the oldest connections "
+		         "will be evicted earlier",
+		    max_connections, (unsigned long long)want,
+		    (unsigned long long)rl.rlim_max);
+		want = rl.rlim_max;
+	}
+	if (want <= rl.rlim_cur)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("http: raising RLIMIT_NOFILE to %llu: %s",
+		    (unsigned long long)want, strerror(errno));
+	else
+		log_info("http: raised RLIMIT_NOFILE to %llu for "
+		         "max_connections %d",
+		    (unsigned long long)want, max_connections);
 }
 
 static size_t
@@ -132,20 +196,61 @@ pending(const struct conn *c)
 }
 
 static void
+q_unlink(struct conn *c)
+{
+	struct httpd *d = c->d;
+
+	if (c->q == Q_N)
+		return;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		d->q[c->q] = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		d->tail[c->q] = c->prev;
+	c->prev = c->next = NULL;
+	c->q = Q_N;
+}
+
+/* Insert from the tail: O(1) unless a deadline went back in time. */
+static void
+q_insert(struct conn *c, enum conn_q q, mono_ms deadline)
+{
+	struct httpd *d = c->d;
+	struct conn *p = d->tail[q];
+
+	while (p != NULL && p->deadline > deadline)
+		p = p->prev;
+	c->q = q;
+	c->deadline = deadline;
+	c->prev = p;
+	c->next = p != NULL ? p->next : d->q[q];
+	if (c->next != NULL)
+		c->next->prev = c;
+	else
+		d->tail[q] = c;
+	if (p != NULL)
+		p->next = c;
+	else
+		d->q[q] = c;
+	if (d->timer_at == 0 || deadline < d->timer_at) {
+		d->timer_at = deadline;
+		ev_timer_arm_at(d->timer, deadline);
+	}
+}
+
+static void
 conn_close(struct conn *c)
 {
 	struct httpd *d = c->d;
 
+	q_unlink(c);
 	ev_io_del(c->io);
-	ev_timer_free(c->timer);
 	close(c->fd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		d->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
 	d->st.open--;
+	free(c->in);
 	free(c->out);
 	free(c);
 }
@@ -162,7 +267,7 @@ out_reserve(struct conn *c, size_t n)
 		c->out_off = 0;
 	}
 	if (c->out_cap - c->out_len < n) {
-		size_t cap = c->out_cap ? c->out_cap : 1024;
+		size_t cap = c->out_cap ? c->out_cap : 512;
 
 		while (cap - c->out_len < n)
 			cap *= 2;
@@ -170,7 +275,7 @@ out_reserve(struct conn *c, size_t n)
 		c->out_cap = cap;
 	}
 	if (pending(c) == 0)
-		c->write_deadline = ev_now(c->d->ev) + c->d->lim.idle_timeout;
+		c->write_progress = ev_now(c->d->ev);
 	return c->out + c->out_len;
 }
 
@@ -182,6 +287,8 @@ out_reserve(struct conn *c, size_t n)
 	"Connection: %s\r\n"                                                   \
 	"%s%s%s\r\n"
 
+#define RESP_HEAD_GUESS 256
+
 static void
 queue_response(struct conn *c, int status, const char *ctype, const char *body,
     size_t body_len, const char *allow, bool head, bool keep)
@@ -190,24 +297,28 @@ queue_response(struct conn *c, int status, const char *ctype, const char *body,
 	const char *conn = keep ? "keep-alive" : "close";
 	const char *a0 = allow ? "Allow: " : "", *a1 = allow ? allow : "";
 	const char *a2 = allow ? "\r\n" : "";
+	size_t blen = head ? 0 : body_len;
 	int n;
 	char *p;
 
 	if (ctype == NULL)
 		ctype = "application/json";
-	n = snprintf(NULL, 0, RESP_FMT, status, reason, ctype, body_len, conn,
-	    a0, a1, a2);
-	p = out_reserve(c, (size_t)n + 1 + (head ? 0 : body_len));
-	snprintf(p, (size_t)n + 1, RESP_FMT, status, reason, ctype, body_len,
-	    conn, a0, a1, a2);
+	/* One formatting pass in the common case: the head fits the guess. */
+	p = out_reserve(c, RESP_HEAD_GUESS + blen);
+	n = snprintf(p, RESP_HEAD_GUESS, RESP_FMT, status, reason, ctype,
+	    body_len, conn, a0, a1, a2);
+	if (n >= RESP_HEAD_GUESS) {
+		p = out_reserve(c, (size_t)n + 1 + blen);
+		snprintf(p, (size_t)n + 1, RESP_FMT, status, reason, ctype,
+		    body_len, conn, a0, a1, a2);
+	}
 	c->out_len += (size_t)n;
-	if (!head && body_len > 0) {
-		memcpy(c->out + c->out_len, body, body_len);
-		c->out_len += body_len;
+	if (blen > 0) {
+		memcpy(c->out + c->out_len, body, blen);
+		c->out_len += blen;
 	}
 	if (status >= 400 && status < 500)
 		c->d->st.errors_4xx++;
-	c->served = true;
 	if (!keep)
 		c->closing = true;
 }
@@ -219,14 +330,19 @@ queue_error(struct conn *c, int status, const char *error, const char *allow,
 {
 	char body[160];
 	int n;
-	char addr[64];
 
-	util_format_addr((struct sockaddr *)&c->peer, addr, sizeof(addr));
-	log_debug("http: %s: %d %s", addr, status, error);
+	if (log_get_level() >= LOG_LEVEL_DEBUG) {
+		char addr[64];
+
+		util_format_addr((struct sockaddr *)&c->peer, addr,
+		    sizeof(addr));
+		log_debug("http: %s: %d %s", addr, status, error);
+	}
 	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", error);
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = snprintf(body, sizeof(body), "{\"error\":\"bad request\"}");
 	queue_response(c, status, NULL, body, (size_t)n, allow, head, false);
+	c->clean = false;
 }
 
 static void
@@ -258,90 +374,59 @@ handle_request(struct conn *c, const struct http_request *req)
 		free(resp.body);
 		memset(&resp, 0, sizeof(resp));
 		resp.status = 500;
-		resp.body = xstrdup("{\"error\":\"internal error\"}");
-		resp.body_len = strlen(resp.body);
+		resp.static_body = "{\"error\":\"internal error\"}";
+		resp.body_len = strlen(resp.static_body);
 	}
-	queue_response(c, resp.status, resp.content_type, resp.body,
-	    resp.body_len, resp.allow, head, req->keep_alive);
+	queue_response(c, resp.status, resp.content_type,
+	    resp.body != NULL ? resp.body : resp.static_body, resp.body_len,
+	    resp.allow, head, req->keep_alive);
+	c->clean = true;
 	free(resp.body);
 }
 
-/* Answer the complete request heads in the input buffer, in order. */
-static void
-conn_process(struct conn *c)
+/*
+ * Answer the complete request heads at the start of buf[0..len), in order,
+ * while not too much output is queued. Returns the bytes consumed.
+ */
+static size_t
+conn_process(struct conn *c, const char *buf, size_t len)
 {
-	struct httpd *d = c->d;
 	struct http_request req;
-	mono_ms now = ev_now(d->ev);
+	size_t off = 0;
 
-	while (!c->closing && c->in_len > 0 && pending(c) < OUT_HIGH) {
-		enum http_parse_rc rc =
-		    http_parse_request(c->in, c->in_len, &req);
+	c->incomplete = false;
+	while (!c->closing && off < len && pending(c) < OUT_HIGH) {
+		enum http_parse_rc rc = http_parse_request_max(buf + off,
+		    len - off, c->d->lim.max_request_size, &req);
 
-		if (rc == HTTP_PARSE_INCOMPLETE)
+		if (rc == HTTP_PARSE_INCOMPLETE) {
+			c->incomplete = true;
 			break;
+		}
 		if (rc == HTTP_PARSE_ERROR) {
 			queue_error(c, req.error_status, req.error, NULL,
 			    false);
-			c->in_len = 0;
-			break;
+			return len;
 		}
 		handle_request(c, &req);
-		c->in_len -= req.head_len;
-		memmove(c->in, c->in + req.head_len, c->in_len);
-		if (c->in_len > 0) {
-			c->head_deadline = now + d->lim.header_timeout;
-		} else {
-			c->head_deadline = 0;
-			c->idle_since = now;
-		}
+		off += req.head_len;
 	}
-	/* After EOF nothing can complete a partial head or start another. */
-	if (c->peer_eof && !c->closing && pending(c) < OUT_HIGH)
-		c->closing = true;
-}
-
-/* Read what there is room for. Returns -1 if the connection is gone. */
-static int
-conn_read(struct conn *c)
-{
-	while (c->in_len < sizeof(c->in)) {
-		ssize_t n = recv(c->fd, c->in + c->in_len,
-		    sizeof(c->in) - c->in_len, 0);
-
-		if (n > 0) {
-			if (c->in_len == 0 && c->head_deadline == 0)
-				c->head_deadline =
-				    ev_now(c->d->ev) + c->d->lim.header_timeout;
-			c->in_len += (size_t)n;
-			continue;
-		}
-		if (n == 0) {
-			c->peer_eof = true;
-			return 0;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		log_debug("http: recv: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return off;
 }
 
 /* Send what the socket takes. Returns -1 if the connection is gone. */
 static int
 conn_flush(struct conn *c)
 {
+	mono_ms now = ev_now(c->d->ev);
+
 	while (pending(c) > 0) {
 		ssize_t n =
 		    send(c->fd, c->out + c->out_off, pending(c), MSG_NOSIGNAL);
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
-			c->write_deadline =
-			    ev_now(c->d->ev) + c->d->lim.idle_timeout;
+			c->write_progress = now;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -352,8 +437,114 @@ conn_flush(struct conn *c)
 		return -1;
 	}
 	if (c->out_len > 0)
-		c->idle_since = ev_now(c->d->ev);
-	c->out_off = c->out_len = 0;
+		c->idle_since = now;
+	/* Nothing is kept per idle connection. */
+	free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
+	return 0;
+}
+
+/* Keep buf[0..len), a partial head or unparsed requests, in c->in. */
+static void
+conn_keep_input(struct conn *c, const char *buf, size_t len)
+{
+	if (len == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->in_len = c->in_cap = 0;
+		return;
+	}
+	if (c->in_cap < len) {
+		size_t cap = c->in_cap ? c->in_cap : 256;
+
+		while (cap < len)
+			cap *= 2;
+		c->in = xreallocarray(c->in, cap, 1);
+		c->in_cap = cap;
+	}
+	if (buf != c->in)
+		memcpy(c->in, buf, len);
+	c->in_len = len;
+}
+
+/*
+ * Read (if readable) into the server's scratch buffer after what is kept
+ * from before, answer what is complete, and send. Heads are re-parsed only
+ * when something can have changed (a new line, the limit, EOF), so a
+ * trickled head costs O(lines x size), not O(bytes x size). Returns -1 if
+ * the connection is gone.
+ */
+static int
+conn_input(struct conn *c, bool readable)
+{
+	struct httpd *d = c->d;
+	size_t max = d->lim.max_request_size, len = c->in_len;
+	char *buf = d->scratch;
+	mono_ms now = ev_now(d->ev);
+
+	if (len > d->scratch_cap) /* max_request_size lowered by a reload */
+		len = d->scratch_cap;
+	if (len > 0)
+		memcpy(buf, c->in, len);
+	for (;;) {
+		size_t before = len, off = 0;
+		bool drained = false, parse;
+
+		if (readable && !c->closing && !c->peer_eof && len < max &&
+		    pending(c) < OUT_HIGH) {
+			ssize_t n = recv(c->fd, buf + len, max - len, 0);
+
+			if (n > 0) {
+				if (len == 0 && c->head_start == 0)
+					c->head_start = now;
+				len += (size_t)n;
+				drained = len < max;
+			} else if (n == 0) {
+				c->peer_eof = true;
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				drained = true;
+			} else if (errno != EINTR) {
+				log_debug("http: recv: %s", strerror(errno));
+				return -1;
+			}
+		} else {
+			drained = true;
+		}
+		parse = len > 0 &&
+		    (!c->incomplete || len >= max || c->peer_eof ||
+		        memchr(buf + before, '\n', len - before) != NULL);
+		if (parse)
+			off = conn_process(c, buf, len);
+		if (off > 0) {
+			len -= off;
+			memmove(buf, buf + off, len);
+			c->head_start = len > 0 ? now : 0;
+			if (len == 0)
+				c->idle_since = now;
+			c->touched = true;
+		}
+		/* After EOF nothing can complete a partial head or start
+		 * another. */
+		if (c->peer_eof && !c->closing && pending(c) < OUT_HIGH)
+			c->closing = true;
+		if (c->closing && c->clean && !drained)
+			c->clean = false; /* unread input: linger */
+		if (conn_flush(c) < 0)
+			return -1;
+		if (c->closing)
+			break;
+		/* Go on if requests wait behind output that has drained at
+		 * once, or the socket may hold more and there is room. */
+		if (!(off > 0 && len > 0 && pending(c) < OUT_HIGH) &&
+		    !(readable && !drained && !c->peer_eof && len < max &&
+		        pending(c) < OUT_HIGH))
+			break;
+	}
+	if (c->closing)
+		len = 0;
+	conn_keep_input(c, buf, len);
+	c->backed_up = !c->closing && len > 0 && pending(c) >= OUT_HIGH;
 	return 0;
 }
 
@@ -380,52 +571,53 @@ conn_linger_read(struct conn *c)
 	}
 }
 
-/* The deadline that applies now, and whether reaching it is a timeout. */
-static mono_ms
-conn_deadline(const struct conn *c, bool *counted)
-{
-	*counted = true;
-	if (c->lingering) {
-		*counted = false;
-		return c->linger_deadline;
-	}
-	if (pending(c) > 0)
-		return c->write_deadline;
-	if (c->head_deadline != 0)
-		return c->head_deadline;
-	if (c->closing) /* nothing left to send; about to close */
-		return ev_now(c->d->ev);
-	*counted = false;
-	return c->idle_since + c->d->lim.idle_timeout;
-}
-
 /*
  * After any event: start the close if due, then set the io interest and
- * the timer. The connection may be gone afterwards.
+ * the deadline. The connection may be gone afterwards.
  */
 static void
 conn_update(struct conn *c)
 {
+	struct httpd *d = c->d;
 	unsigned want = 0;
-	bool counted;
+	enum conn_q q;
+	mono_ms dl;
 
 	if (c->closing && !c->lingering && pending(c) == 0) {
-		if (c->peer_eof || shutdown(c->fd, SHUT_WR) < 0) {
+		/* A normal response with nothing unread: close at once, as
+		 * nginx does; otherwise FIN first and drain the peer so that
+		 * its unread input does not turn our close into a reset
+		 * that destroys the response. */
+		if (c->peer_eof || (c->clean && c->in_len == 0) ||
+		    shutdown(c->fd, SHUT_WR) < 0) {
 			conn_close(c);
 			return;
 		}
 		c->lingering = true;
-		c->in_len = 0;
-		c->linger_deadline = ev_now(c->d->ev) + LINGER_MS;
+		conn_keep_input(c, NULL, 0);
+		c->linger_start = ev_now(d->ev);
 	}
 	if (c->lingering) {
 		want = EV_READ;
+		q = Q_LINGER;
+		dl = c->linger_start + LINGER_MS;
 	} else {
 		if (pending(c) > 0)
 			want |= EV_WRITE;
-		if (!c->closing && !c->peer_eof && c->in_len < sizeof(c->in) &&
+		if (!c->closing && !c->peer_eof &&
+		    c->in_len < d->lim.max_request_size &&
 		    pending(c) < OUT_HIGH)
 			want |= EV_READ;
+		if (pending(c) > 0) {
+			q = Q_WRITE;
+			dl = c->write_progress + d->lim.idle_timeout;
+		} else if (c->head_start != 0) {
+			q = Q_HEAD;
+			dl = c->head_start + d->lim.header_timeout;
+		} else {
+			q = Q_IDLE;
+			dl = c->idle_since + d->lim.idle_timeout;
+		}
 	}
 	if (want != c->events) {
 		if (ev_io_set(c->io, want) < 0) {
@@ -434,7 +626,11 @@ conn_update(struct conn *c)
 		}
 		c->events = want;
 	}
-	ev_timer_arm_at(c->timer, conn_deadline(c, &counted));
+	if (q != c->q || dl != c->deadline || c->touched) {
+		c->touched = false;
+		q_unlink(c);
+		q_insert(c, q, dl);
+	}
 }
 
 static void
@@ -455,92 +651,115 @@ conn_io(int fd, unsigned events, void *arg)
 		conn_update(c);
 		return;
 	}
-	if ((events & EV_READ) && (c->events & EV_READ) && conn_read(c) < 0) {
+	if (pending(c) > 0 && conn_flush(c) < 0) {
 		conn_close(c);
 		return;
 	}
-	for (;;) {
-		bool backed_up;
-
-		if (conn_flush(c) < 0) {
-			conn_close(c);
-			return;
-		}
-		/* A partial head that waited behind queued output gets a
-		 * fresh header deadline: we were not reading meanwhile. */
-		if (c->backed_up && pending(c) < OUT_HIGH) {
-			c->backed_up = false;
-			if (c->in_len > 0)
-				c->head_deadline =
-				    ev_now(c->d->ev) + c->d->lim.header_timeout;
-		}
-		conn_process(c);
-		backed_up =
-		    !c->closing && c->in_len > 0 && pending(c) >= OUT_HIGH;
-		if (conn_flush(c) < 0) {
-			conn_close(c);
-			return;
-		}
-		/* Stopped for queued output that has drained at once: answer
-		 * the requests still buffered, as no read event may come. */
-		if (!backed_up || pending(c) >= OUT_HIGH)
-			break;
+	/* A partial head that waited behind queued output gets a fresh
+	 * header deadline: we were not reading meanwhile. */
+	if (c->backed_up && pending(c) < OUT_HIGH) {
+		c->backed_up = false;
+		if (c->in_len > 0)
+			c->head_start = ev_now(c->d->ev);
 	}
-	if (pending(c) >= OUT_HIGH)
-		c->backed_up = true;
+	if (!c->backed_up &&
+	    conn_input(c, (events & EV_READ) && (c->events & EV_READ)) < 0) {
+		conn_close(c);
+		return;
+	}
 	conn_update(c);
 }
 
+/* The queues' heads whose deadline has passed are closed. */
 static void
-conn_timeout(void *arg)
+on_timer(void *arg)
 {
-	struct conn *c = arg;
-	bool counted;
-	mono_ms when = conn_deadline(c, &counted);
-	char addr[64];
+	struct httpd *d = arg;
+	mono_ms now = ev_now(d->ev), next = 0;
 
-	if (when > ev_now(c->d->ev)) {
-		ev_timer_arm_at(c->timer, when);
-		return;
+	d->timer_at = 0;
+	for (int q = 0; q < Q_N; q++) {
+		struct conn *c;
+
+		while ((c = d->q[q]) != NULL && c->deadline <= now) {
+			if (q == Q_HEAD || q == Q_WRITE) {
+				d->st.timeouts++;
+				if (log_get_level() >= LOG_LEVEL_DEBUG) {
+					char addr[64];
+
+					util_format_addr((struct sockaddr *)&c
+					                     ->peer,
+					    addr, sizeof(addr));
+					log_debug("http: %s: %s timeout", addr,
+					    q == Q_WRITE ? "send"
+					                 : "request header");
+				}
+			}
+			conn_close(c);
+		}
+		if (c != NULL && (next == 0 || c->deadline < next))
+			next = c->deadline;
 	}
-	if (counted) {
-		c->d->st.timeouts++;
-		util_format_addr((struct sockaddr *)&c->peer, addr,
-		    sizeof(addr));
-		log_debug("http: %s: %s timeout", addr,
-		    pending(c) > 0 ? "send" : "request header");
+	if (next != 0) {
+		d->timer_at = next;
+		ev_timer_arm_at(d->timer, next);
 	}
-	conn_close(c);
+}
+
+/* Close the connection that has waited longest without completing a
+ * request, in the order of enum conn_q. False if there is none. */
+static bool
+evict_one(struct httpd *d)
+{
+	for (int q = 0; q < Q_N; q++) {
+		mono_ms now;
+
+		if (d->q[q] == NULL)
+			continue;
+		conn_close(d->q[q]);
+		d->st.evicted++;
+		now = ev_now(d->ev);
+		if (d->last_evict_log == 0 ||
+		    now - d->last_evict_log >= EVICT_LOG_MS) {
+			log_warn("http: %d connections open (max_connections "
+			         "%d); closing the oldest idle or slow ones to "
+			         "admit new ones",
+			    d->st.open + 1, d->lim.max_connections);
+			d->last_evict_log = now;
+		}
+		return true;
+	}
+	return false;
 }
 
 static void
 conn_new(struct httpd *d, int fd, const struct sockaddr_storage *peer)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
-	int one = 1;
 
-	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
 	c->d = d;
 	c->fd = fd;
 	c->peer = *peer;
+	c->q = Q_N;
 	c->io = ev_io_add(d->ev, fd, EV_READ, conn_io, c);
 	if (c->io == NULL) {
 		close(fd);
 		free(c);
+		d->st.rejected++;
 		return;
 	}
 	c->events = EV_READ;
-	c->timer = ev_timer_new(d->ev, conn_timeout, c);
-	c->head_deadline = ev_now(d->ev) + d->lim.header_timeout;
-	ev_timer_arm_at(c->timer, c->head_deadline);
-	c->next = d->conns;
-	if (d->conns != NULL)
-		d->conns->prev = c;
-	d->conns = c;
+	/* The header timeout runs from the accept. */
+	c->head_start = ev_now(d->ev);
 	d->st.accepted++;
 	d->st.open++;
+	/* With TCP_DEFER_ACCEPT the request is usually here already: answer
+	 * it now, before later accepts in this turn could evict it. */
+	if (conn_input(c, true) < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_update(c);
 }
 
 static void
@@ -552,18 +771,28 @@ accept_resume(void *arg)
 		ev_io_set(d->lio, EV_READ);
 }
 
+/*
+ * Accept at most ACCEPT_BATCH per loop turn: the connections just accepted
+ * get read in the next turn before a flood of accepts can evict them. At
+ * max_connections (or out of fds) the oldest idle or slow connection makes
+ * room; newcomers are not refused.
+ */
 static void
 on_accept(int fd, unsigned events, void *arg)
 {
 	struct httpd *d = arg;
+	int batch = d->lim.max_connections / 4;
 
 	(void)events;
-	for (;;) {
+	if (batch > ACCEPT_BATCH)
+		batch = ACCEPT_BATCH;
+	if (batch < 1)
+		batch = 1;
+	for (int i = 0; i < batch; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int cfd;
 
-		memset(&ss, 0, sizeof(ss));
 		cfd = accept4(fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
@@ -578,9 +807,15 @@ on_accept(int fd, unsigned events, void *arg)
 			case EPROTO:
 			case EPERM:
 				continue;
+			case EMFILE:
+			case ENFILE:
+				if (evict_one(d))
+					continue;
+				/* FALLTHROUGH */
 			default:
-				/* EMFILE, ENFILE, ENOBUFS, ENOMEM or worse:
-				 * retrying at once would spin. */
+				/* ENOBUFS, ENOMEM or worse, or out of fds
+				 * with nothing to evict: retrying at once
+				 * would spin. */
 				if (!d->accept_err_logged)
 					log_warn("http: accept: %s; pausing",
 					    strerror(errno));
@@ -590,21 +825,12 @@ on_accept(int fd, unsigned events, void *arg)
 				return;
 			}
 		}
+		if (sl > sizeof(ss))
+			sl = sizeof(ss);
+		memset((char *)&ss + sl, 0, sizeof(ss) - sl);
 		d->accept_err_logged = false;
-		if (d->st.open >= d->lim.max_connections) {
-			mono_ms now = ev_now(d->ev);
-
-			d->st.rejected++;
-			close(cfd);
-			if (d->last_reject_log == 0 ||
-			    now - d->last_reject_log >= REJECT_LOG_MS) {
-				log_warn("http: %d connections open; "
-				         "rejecting new ones",
-				    d->st.open);
-				d->last_reject_log = now;
-			}
-			continue;
-		}
+		while (d->st.open >= d->lim.max_connections && evict_one(d))
+			;
 		conn_new(d, cfd, &ss);
 	}
 }
@@ -637,6 +863,10 @@ httpd_listen(const struct sockaddr *sa, socklen_t len, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
+	/* Accepted sockets inherit it. */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	if (bind(fd, sa, len) < 0) {
 		snprintf(err, errlen, "bind %s: %s", addr, strerror(errno));
 		goto fail;
@@ -651,11 +881,38 @@ fail:
 	return -1;
 }
 
+/*
+ * Connections are handed over once their first bytes have arrived (or after
+ * the header timeout): silent ones wait in the kernel, not here, and a
+ * request can be answered in the turn its connection is accepted.
+ */
+static void
+set_defer_accept(struct httpd *d)
+{
+	int secs = (int)((d->lim.header_timeout + 999) / 1000);
+
+	if (d->listen_fd >= 0)
+		(void)setsockopt(d->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT,
+		    &secs, sizeof(secs));
+}
+
+static void
+size_scratch(struct httpd *d)
+{
+	/* Never shrunk: kept heads of a lower limit still fit. */
+	if (d->scratch_cap < d->lim.max_request_size) {
+		d->scratch =
+		    xreallocarray(d->scratch, d->lim.max_request_size, 1);
+		d->scratch_cap = d->lim.max_request_size;
+	}
+}
+
 struct httpd *
 httpd_new(struct ev *ev, int listen_fd, const struct httpd_limits *lim,
     httpd_handler handler, void *arg)
 {
 	struct httpd *d = xcalloc(1, sizeof(*d));
+	int one = 1;
 
 	d->ev = ev;
 	d->listen_fd = listen_fd;
@@ -667,12 +924,19 @@ httpd_new(struct ev *ev, int listen_fd, const struct httpd_limits *lim,
 		free(d);
 		return NULL;
 	}
+	/* For a listener made elsewhere; fails harmlessly if not TCP. */
+	(void)setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one));
+	set_defer_accept(d);
 	d->lio = ev_io_add(ev, listen_fd, EV_READ, on_accept, d);
 	if (d->lio == NULL) {
 		free(d);
 		return NULL;
 	}
 	d->pause = ev_timer_new(ev, accept_resume, d);
+	d->timer = ev_timer_new(ev, on_timer, d);
+	size_scratch(d);
+	ensure_nofile(d->lim.max_connections);
 	return d;
 }
 
@@ -680,6 +944,9 @@ void
 httpd_set_limits(struct httpd *d, const struct httpd_limits *lim)
 {
 	apply_limits(&d->lim, lim);
+	set_defer_accept(d);
+	size_scratch(d);
+	ensure_nofile(d->lim.max_connections);
 }
 
 int
@@ -705,10 +972,13 @@ httpd_free(struct httpd *d)
 {
 	if (d == NULL)
 		return;
-	while (d->conns != NULL)
-		conn_close(d->conns);
+	for (int q = 0; q < Q_N; q++)
+		while (d->q[q] != NULL)
+			conn_close(d->q[q]);
 	ev_io_del(d->lio);
 	ev_timer_free(d->pause);
+	ev_timer_free(d->timer);
+	free(d->scratch);
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	free(d);

@@ -338,8 +338,8 @@ token_fetch(struct imds *m)
 }
 
 /* The TTL the service granted, from the reply header; 0 if absent/bad. */
-static long
-granted_ttl(const char *headers)
+long
+imds_granted_ttl(const char *headers)
 {
 	size_t hl = strlen(TTL_HEADER);
 
@@ -363,8 +363,8 @@ granted_ttl(const char *headers)
 	return 0;
 }
 
-static bool
-token_text_ok(const char *b, size_t n)
+bool
+imds_token_ok(const char *b, size_t n)
 {
 	if (n == 0 || n > MAX_TOKEN_LEN)
 		return false;
@@ -404,10 +404,10 @@ token_done(const struct httpc_resp *resp, void *arg)
 
 	m->token_req = NULL;
 	if (resp->curl_code == 0 && resp->status == 200 &&
-	    token_text_ok(resp->body, resp->body_len)) {
+	    imds_token_ok(resp->body, resp->body_len)) {
 		mono_ms now = util_now_ms(), ttl_ms;
 
-		ttl = granted_ttl(resp->headers);
+		ttl = imds_granted_ttl(resp->headers);
 		if (ttl == 0) {
 			log_debug("IMDS token reply without a valid " TTL_HEADER
 			          " header; assuming %ld s",
@@ -653,6 +653,35 @@ bad:
 	return -1;
 }
 
+int
+imds_parse_value(enum imds_field f, const char *body, size_t len, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	size_t n = len;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if ((int)f < 0 || f >= IMDS_FIELD_MAX) {
+		snprintf(err, errlen, "unknown identity field");
+		return -1;
+	}
+	/* Trim trailing whitespace; a NUL inside is garbage. */
+	while (n > 0 && isspace((unsigned char)body[n - 1]))
+		n--;
+	if (n >= outlen || memchr(body, '\0', n) != NULL) {
+		snprintf(err, errlen, "%s: unusable reply (%zu bytes)",
+		    imds_field_paths[f], len);
+		return -1;
+	}
+	memcpy(out, body, n);
+	out[n] = '\0';
+	if (imds_check_value(f, out, NULL, err, errlen) < 0) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 static void id_round(struct imds *m);
 
 static void
@@ -761,29 +790,16 @@ id_done(int status, const char *body, size_t len, const char *error, void *arg)
 	struct id_slot *s = arg;
 	struct imds *m = s->m;
 	char v[256], err[256];
-	size_t n = len;
 	bool transport = false;
 
 	s->req = NULL;
 	m->id_pending--;
 	if (status == 200 && error == NULL) {
-		/* Trim trailing whitespace; a NUL inside is garbage. */
-		while (n > 0 && isspace((unsigned char)body[n - 1]))
-			n--;
-		if (n >= sizeof(v) || memchr(body, '\0', n) != NULL) {
-			snprintf(err, sizeof(err),
-			    "%s: unusable reply (%zu bytes)",
-			    imds_field_paths[s->f], len);
-		} else {
-			memcpy(v, body, n);
-			v[n] = '\0';
-			if (imds_check_value(s->f, v, NULL, err, sizeof(err)) ==
-			    0) {
-				util_strlcpy(m->vals[s->f], v,
-				    sizeof(m->vals[s->f]));
-				m->got[s->f] = true;
-				err[0] = '\0';
-			}
+		if (imds_parse_value(s->f, body, len, v, sizeof(v), err,
+		        sizeof(err)) == 0) {
+			util_strlcpy(m->vals[s->f], v, sizeof(m->vals[s->f]));
+			m->got[s->f] = true;
+			err[0] = '\0';
 		}
 	} else {
 		/* A token refused with an HTTP status is an answer, not an

@@ -620,6 +620,14 @@ notify_free(struct notify *n)
 	free(n);
 }
 
+size_t
+notify_pending(const struct notify *n)
+{
+	if (n == NULL || n->topic == NULL || n->aws == NULL)
+		return 0;
+	return n->n;
+}
+
 void
 notify_reconfigure(struct notify *n, const struct conf *c)
 {

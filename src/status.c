@@ -94,6 +94,26 @@ status_health_body(const struct status_src *s, size_t *len)
 	return finish(o, len);
 }
 
+const char *
+status_health_brief(enum health_state st, size_t *len)
+{
+	/* Built once per state; the names are static. */
+	static char bodies[HEALTH_STATE_MAX][48];
+	static size_t lens[HEALTH_STATE_MAX];
+
+	if ((unsigned)st >= HEALTH_STATE_MAX)
+		st = HEALTH_UNHEALTHY;
+	if (lens[st] == 0) {
+		int n = snprintf(bodies[st], sizeof(bodies[st]),
+		    "{\"status\":\"%s\"}\n", health_state_names[st]);
+
+		lens[st] =
+		    n > 0 && (size_t)n < sizeof(bodies[st]) ? (size_t)n : 0;
+	}
+	*len = lens[st];
+	return bodies[st];
+}
+
 static json_object *
 sample_json(const struct sample *sm)
 {
@@ -163,6 +183,7 @@ status_json(const struct status_src *s, size_t *len)
 		jsonw_int(http, "accepted", (int64_t)s->http->accepted);
 		jsonw_int(http, "requests", (int64_t)s->http->requests);
 		jsonw_int(http, "rejected", (int64_t)s->http->rejected);
+		jsonw_int(http, "evicted", (int64_t)s->http->evicted);
 		jsonw_int(http, "errors_4xx", (int64_t)s->http->errors_4xx);
 		jsonw_int(http, "timeouts", (int64_t)s->http->timeouts);
 		jsonw_int(http, "open", s->http->open);

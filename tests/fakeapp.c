@@ -2,15 +2,32 @@
 /*
  * A stand-in application for the integration tests and the README demo:
  * a poll-driven HTTP/1.0-style server on 127.0.0.1 whose /healthz answers
- * 200 "ok", 500 "fail", or never answers ("hang"). The mode is switched with
- * SIGUSR1 (toggle hang), SIGUSR2 (toggle fail), GET /control/{ok,hang,fail},
- * or the files "hang"/"fail" in --control-dir. GET /big?n=N returns N bytes.
+ * according to the mode:
+ *   ok        200 "ok"
+ *   hang      reads the request, never answers
+ *   fail      500 "fail"
+ *   stall     sends the status line and headers (Content-Length: 3), then
+ *             nothing: a hang in the middle of a response
+ *   slow      answers 200, but one request at a time, each taking
+ *             --slow-ms (default 300 ms): alone it is just slow, under a
+ *             load of N concurrent requests the last waits N * slow-ms
+ *   noaccept  stops accepting: connections complete in the kernel's
+ *             backlog and are never answered
+ * The mode is switched with SIGUSR1 (toggle hang), SIGUSR2 (toggle fail),
+ * GET /control/<mode>, or a file named after a mode in --control-dir (the
+ * first present, in the order above, wins over the rest).
+ * GET /control/fork/keep and /control/fork/rewrite make the process
+ * "daemonize" away from its pid: it forks, the child carries on serving
+ * (rewriting --pidfile with its own pid for "rewrite", leaving the file as
+ * it is for "keep") and the parent exits without touching the pidfile.
+ * GET /big?n=N returns N bytes.
  * Plain C with no project dependencies; SIGTERM/SIGINT exit cleanly.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,15 +39,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNS 1024
 #define REQ_MAX 4096
 
-enum mode { M_OK, M_HANG, M_FAIL };
+enum mode { M_OK, M_HANG, M_FAIL, M_STALL, M_SLOW, M_NOACCEPT, M_MAX };
 
-static const char *const mode_names[] =
-    {[M_OK] = "ok", [M_HANG] = "hang", [M_FAIL] = "fail"};
+static const char *const mode_names[M_MAX] = {[M_OK] = "ok",
+    [M_HANG] = "hang",
+    [M_FAIL] = "fail",
+    [M_STALL] = "stall",
+    [M_SLOW] = "slow",
+    [M_NOACCEPT] = "noaccept"};
 
 struct conn {
 	int fd;
@@ -39,6 +61,8 @@ struct conn {
 	char *out;
 	size_t out_len, out_off;
 	int hung; /* waiting forever: only watch for the peer closing */
+	int slow; /* queued for a slow answer */
+	long long slow_seq;
 };
 
 static volatile sig_atomic_t got_term;
@@ -47,7 +71,19 @@ static size_t nconns;
 /* Signals are only delivered inside ppoll(), so the handler may switch it. */
 static volatile sig_atomic_t mode = M_OK;
 static const char *control_dir;
+static const char *pidfile;
+static long slow_ms = 300;
+/* Slow mode: one answer at a time; the next is due at slow_due (ms). */
+static long long slow_next_seq, slow_serving = -1, slow_due;
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 static void
 on_signal(int sig)
 {
@@ -65,7 +101,7 @@ effective_mode(void)
 	char p[4096];
 	struct stat st;
 
-	for (int m = M_HANG; control_dir != NULL && m <= M_FAIL; m++) {
+	for (int m = M_HANG; control_dir != NULL && m < M_MAX; m++) {
 		snprintf(p, sizeof(p), "%s/%s", control_dir, mode_names[m]);
 		if (stat(p, &st) == 0)
 			return (enum mode)m;
@@ -91,6 +127,46 @@ respond(struct conn *c, int status, const char *body, size_t len)
 	c->out_off = 0;
 }
 
+/* Fork away from our pid: the child carries on, the parent exits once the
+ * child has (or has not) rewritten the pidfile. */
+static void
+daemonize(int rewrite)
+{
+	int p[2];
+	pid_t pid;
+	char x;
+
+	if (pipe(p) < 0 || (pid = fork()) < 0) {
+		perror("fakeapp: fork");
+		return;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		while (read(p[0], &x, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	setsid();
+	if (rewrite && pidfile != NULL) {
+		char tmp[4200];
+		FILE *f;
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile);
+		f = fopen(tmp, "w");
+		if (f != NULL) {
+			fprintf(f, "%ld\n", (long)getpid());
+			fclose(f);
+			rename(tmp, pidfile);
+		}
+	}
+	close(p[1]); /* the parent may go */
+	/* Wait until the parent is gone, so that "the pid went away" is
+	 * settled when the control request is answered. */
+	while (getppid() == pid)
+		usleep(1000);
+}
+
 static void
 handle(struct conn *c)
 {
@@ -110,12 +186,31 @@ handle(struct conn *c)
 		case M_FAIL:
 			respond(c, 500, "fail\n", 5);
 			return;
+		case M_STALL:
+			respond(c, 200, "", 0);
+			/* The head promises 3 bytes that never come. */
+			memcpy(strstr(c->out, "Content-Length: 0"),
+			    "Content-Length: 3", 17);
+			c->hung = 2; /* after the head is out */
+			return;
+		case M_SLOW:
+			c->slow = 1;
+			c->slow_seq = slow_next_seq++;
+			return;
+		case M_NOACCEPT: /* accepted before the switch: as ok */
 		case M_OK:
+		case M_MAX:
 			respond(c, 200, "ok\n", 3);
 			return;
 		}
 	} else if (strncmp(path, "/control/", 9) == 0) {
-		for (int m = M_OK; m <= M_FAIL; m++)
+		if (strcmp(path + 9, "fork/keep") == 0 ||
+		    strcmp(path + 9, "fork/rewrite") == 0) {
+			daemonize(path[14] == 'r');
+			respond(c, 200, "done\n", 5);
+			return;
+		}
+		for (int m = M_OK; m < M_MAX; m++)
 			if (strcmp(path + 9, mode_names[m]) == 0) {
 				mode = m;
 				respond(c, 200, "done\n", 5);
@@ -165,11 +260,17 @@ service(struct conn *c, short rev)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		c->out_off += (size_t)n;
+		if (c->out_off == c->out_len && c->hung == 2) {
+			free(c->out); /* stalled: keep the connection open */
+			c->out = NULL;
+			c->hung = 1;
+			return 0;
+		}
 		return c->out_off == c->out_len ? -1 : 0;
 	}
 	if (!(rev & (POLLIN | POLLHUP | POLLERR)))
 		return 0;
-	if (c->hung) {
+	if (c->hung || c->slow) {
 		char junk[512];
 
 		n = read(c->fd, junk, sizeof(junk));
@@ -202,7 +303,6 @@ main(int argc, char **argv)
 	struct sockaddr_in sin;
 	struct sigaction sa;
 	sigset_t block, empty;
-	const char *pidfile = NULL;
 	long port = 0;
 	int lfd, one = 1;
 
@@ -213,10 +313,12 @@ main(int argc, char **argv)
 			pidfile = argv[++i];
 		else if (strcmp(argv[i], "--control-dir") == 0 && i + 1 < argc)
 			control_dir = argv[++i];
+		else if (strcmp(argv[i], "--slow-ms") == 0 && i + 1 < argc)
+			slow_ms = strtol(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr,
 			    "usage: fakeapp --port N [--pidfile F] "
-			    "[--control-dir D]\n");
+			    "[--control-dir D] [--slow-ms MS]\n");
 			return 2;
 		}
 	}
@@ -260,15 +362,51 @@ main(int argc, char **argv)
 	}
 	while (!got_term) {
 		size_t n = nconns;
+		long long now = now_ms();
+		struct timespec tmo, *tp = NULL;
 
+		/* Slow mode: answer the oldest waiting request when due. */
+		if (slow_serving >= 0 && now >= slow_due) {
+			for (size_t i = 0; i < nconns; i++)
+				if (conns[i].slow &&
+				    conns[i].slow_seq == slow_serving) {
+					conns[i].slow = 0;
+					respond(&conns[i], 200, "ok\n", 3);
+				}
+			slow_serving = -1;
+		}
+		if (slow_serving < 0)
+			for (size_t i = 0; i < nconns; i++)
+				if (conns[i].slow &&
+				    (slow_serving < 0 ||
+				        conns[i].slow_seq < slow_serving)) {
+					slow_serving = conns[i].slow_seq;
+					slow_due = now + slow_ms;
+				}
+		if (slow_serving >= 0) {
+			long long d = slow_due > now ? slow_due - now : 0;
+
+			tmo.tv_sec = (time_t)(d / 1000);
+			tmo.tv_nsec = (long)(d % 1000) * 1000000L;
+			tp = &tmo;
+		}
 		pfd[0].fd = lfd;
-		pfd[0].events = nconns < MAX_CONNS ? POLLIN : 0;
+		pfd[0].events =
+		    nconns < MAX_CONNS && effective_mode() != M_NOACCEPT
+		    ? POLLIN
+		    : 0;
+		if ((pfd[0].events == 0 || control_dir != NULL) && tp == NULL) {
+			/* Re-read the mode (files, noaccept) now and then. */
+			tmo.tv_sec = 0;
+			tmo.tv_nsec = 100000000L;
+			tp = &tmo;
+		}
 		for (size_t i = 0; i < n; i++) {
 			pfd[i + 1].fd = conns[i].fd;
 			pfd[i + 1].events =
 			    conns[i].out != NULL ? POLLOUT : POLLIN;
 		}
-		if (ppoll(pfd, n + 1, NULL, &empty) < 0 && errno != EINTR)
+		if (ppoll(pfd, n + 1, tp, &empty) < 0 && errno != EINTR)
 			return 1;
 		/* Walk backwards: drop() moves the last entry into slot i. */
 		for (size_t i = n; i-- > 0;)

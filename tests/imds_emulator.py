@@ -58,6 +58,8 @@ State keys (defaults in DEFAULTS below):
                                      for hang_seconds, or until mode changes),
                                      "error" (answer error_status)
   error_status                       status for mode "error" (default 500)
+  delay_seconds                      answer every request (except /_control)
+                                     this much later (a slow IMDS; default 0)
   hang_seconds                       default 30
   fail_paths                         {"meta-data/instance-id": 500, ...}:
                                      per-path status (path under /latest/,
@@ -108,6 +110,7 @@ DEFAULTS = {
     "container_auth": None,
     "mode": "ok",
     "error_status": 500,
+    "delay_seconds": 0,
     "hang_seconds": 30,
     "fail_paths": {},
     "token_ttl_cap": None,
@@ -337,6 +340,8 @@ class Handler(BaseHTTPRequestHandler):
         self.emu.reread_state_file()
         self.emu.count(self.command, path)
         st = self.emu.snapshot()
+        if float(st.get("delay_seconds") or 0) > 0:
+            time.sleep(float(st["delay_seconds"]))
         if self.command in ("PUT", "POST"):
             self.read_body()
         if path == "/_container/credentials":

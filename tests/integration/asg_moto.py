@@ -158,6 +158,27 @@ def main():
     for iid in half[:2]:
         asg.set_instance_health(InstanceId=iid, HealthStatus="Unhealthy")
     c = Agent("c", half[2], cloudwatch=True)
+    # With CloudWatch on, the agent reads its group's members and flushes
+    # in the slot of its rank by instance id (healthagent.conf(5)).
+    rank = sorted(half).index(half[2])
+    want_slot = "group rank %d/4" % (rank + 1)
+    cws = wait_for(lambda: c.section("cloudwatch") if
+                   c.section("cloudwatch").get("flush_slot") == want_slot
+                   else None, 15) or c.section("cloudwatch")
+    ok(cws.get("flush_slot") == want_slot and
+       abs(cws.get("flush_offset_s", -1) - (2 * rank + 1) / 8.0) < 1e-9,
+       "flush slot from the group's members: %s at +%s s"
+       % (cws.get("flush_slot"), cws.get("flush_offset_s")),
+       json.dumps(cws) + c.logtext())
+    gm = c.asg().get("group_members") or {}
+    ok(gm.get("instances") == 4 and gm.get("rank") == rank + 1 and
+       gm.get("error") is None, "status: group_members %s" % json.dumps(gm))
+    txt = A.subprocess.run([A.HEALTHAGENT, "status", "-s", c.sock],
+                           capture_output=True, text=True,
+                           env=c.env).stdout
+    ok("flush slot: +%.3f s of each interval (%s)"
+       % ((2 * rank + 1) / 8.0, want_slot) in txt,
+       "healthagent status shows the flush slot", txt)
     touch(c.broken)
     st = wait_for(lambda: c.asg() if c.asg().get("refusals", 0) >= 2
                   else None, 20) or c.asg()

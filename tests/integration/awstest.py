@@ -27,6 +27,8 @@ can reach a real endpoint. Every address used is on loopback.
 """
 
 import atexit
+import calendar
+import email.utils
 import gzip
 import http.client
 import http.server
@@ -35,6 +37,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -611,7 +614,14 @@ def sigv4_check(headers, body, secret):
 
 class CwProxy:
     """Forwards to moto, or injects faults (mode "pass", "503", "throttle",
-    "drop"). moto_server 5.2.1 gunzips request bodies before its own SigV4
+    "drop"; "hang": read the request and answer nothing until the mode
+    changes; "reset": read the request and close with a TCP RST). With
+    skew = N (seconds, 0 = off) the proxy's clock runs N s ahead of the
+    real one: its replies carry that Date, and a request whose X-Amz-Date
+    is more than 5 minutes off that clock is answered 400
+    RequestTimeTooSkewed (SigV4 as AWS checks it); an accepted request is
+    re-signed at the real time (its key must be registered with add_key)
+    before it goes to moto. moto_server 5.2.1 gunzips request bodies before its own SigV4
     check and then hashes the decompressed bytes, so it rejects a
     correctly signed gzipped request. A gzipped request signed with a key
     registered here (add_key) is therefore verified here (signature over
@@ -627,12 +637,15 @@ class CwProxy:
         for k in keys:
             self.add_key(k)
         self.mode = "pass"
+        self.skew = 0
+        self.arrivals = []  # (monotonic time, Action, mode) of every POST
         self.lock = threading.Lock()
         self.gzipped = 0  # gzipped requests whose signature verified
         self.plain = 0  # requests forwarded as signed by the agent
         self.bad_sig = []
         self.delivered = []  # (arrival, form) of accepted PutMetricData
-        self.injected = {"503": 0, "throttle": 0, "drop": 0}
+        self.injected = {"503": 0, "throttle": 0, "drop": 0, "hang": 0,
+                         "reset": 0, "skew": 0}
         self.statuses = []  # moto's answers, in order
         self.codes = []  # error codes answered (by moto or by us)
         proxy = self
@@ -642,6 +655,10 @@ class CwProxy:
 
             def log_message(self, *a):
                 pass
+
+            def date_time_string(self, timestamp=None):
+                return email.utils.formatdate(
+                    (timestamp or time.time()) + proxy.skew, usegmt=True)
 
             def answer(self, st, data, headers=()):
                 self.send_response(st)
@@ -661,6 +678,31 @@ class CwProxy:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n) if n > 0 else b""
                 mode = proxy.mode
+                try:
+                    action = dict(urllib.parse.parse_qsl(
+                        gzip.decompress(body).decode() if "gzip" in
+                        self.headers.get("Content-Encoding", "")
+                        else body.decode())).get("Action", "?")
+                except (OSError, ValueError, EOFError):
+                    action = "?"
+                with proxy.lock:
+                    proxy.arrivals.append((time.monotonic(), action, mode))
+                if mode == "hang":
+                    with proxy.lock:
+                        proxy.injected["hang"] += 1
+                    while proxy.mode == "hang":
+                        time.sleep(0.05)
+                    self.close_connection = True
+                    return
+                if mode == "reset":
+                    with proxy.lock:
+                        proxy.injected["reset"] += 1
+                    self.close_connection = True
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
                 if mode == "drop":
                     with proxy.lock:
                         proxy.injected["drop"] += 1
@@ -683,6 +725,34 @@ class CwProxy:
                     return
                 fwd_body, fwd_headers = body, list(self.headers.items())
                 gz = "gzip" in self.headers.get("Content-Encoding", "")
+                if proxy.skew:
+                    try:
+                        sent = calendar.timegm(time.strptime(
+                            self.headers.get("X-Amz-Date", ""),
+                            "%Y%m%dT%H%M%SZ"))
+                    except ValueError:
+                        sent = 0
+                    if abs(sent - (time.time() + proxy.skew)) > 300:
+                        with proxy.lock:
+                            proxy.injected["skew"] += 1
+                        self.error(400, "Sender", "RequestTimeTooSkewed",
+                                   "The difference between the request "
+                                   "time and the current time is too "
+                                   "large.")
+                        return
+                    ak = _sig_parts(self.headers)[1]
+                    if ak not in proxy.secrets:
+                        self.error(403, "Sender", "InvalidClientTokenId",
+                                   "proxy: unknown key for skew mode")
+                        return
+                    fwd_body, fwd_headers = self.resign(body, ak, REGION,
+                                                        _sig_parts(
+                                                            self.headers)[3],
+                                                        gz)
+                    with proxy.lock:
+                        proxy.plain += 1
+                    self.forward(fwd_body, fwd_headers)
+                    return
                 ak = None
                 if gz:
                     try:
@@ -700,7 +770,7 @@ class CwProxy:
                                    "proxy: %s" % e)
                         return
                     fwd_body, fwd_headers = self.resign(body, ak, region,
-                                                        service)
+                                                        service, True)
                     with proxy.lock:
                         proxy.gzipped += 1
                 else:
@@ -708,11 +778,11 @@ class CwProxy:
                         proxy.plain += 1
                 self.forward(fwd_body, fwd_headers)
 
-            def resign(self, body, ak, region, service):
+            def resign(self, body, ak, region, service, gz):
                 from botocore.auth import SigV4Auth
                 from botocore.awsrequest import AWSRequest
                 from botocore.credentials import Credentials
-                plain = gzip.decompress(body)
+                plain = gzip.decompress(body) if gz else body
                 host = self.headers["Host"]
                 req = AWSRequest(method="POST", url="http://%s/" % host,
                                  data=plain, headers={
@@ -749,7 +819,8 @@ class CwProxy:
                 self.answer(r.status, data, [
                     (k, v) for k, v in r.getheaders()
                     if k.lower() not in ("transfer-encoding", "connection",
-                                         "content-length")])
+                                         "content-length", "date",
+                                         "server")])
 
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
@@ -869,10 +940,13 @@ def agent_env(imds=None, endpoint=None, cloudwatch=None, autoscaling=None,
 class Agent:
     """The real healthagent. conf is a dict (health.listen, agent.socket,
     agent.state_dir and agent.log_level = debug are filled in unless set)
-    or a text with {port}, {sock} and {state} placeholders."""
+    or a text with {port}, {sock} and {state} placeholders. prefix: an
+    argv that execs the rest (a wrapper such as unshare), or None."""
 
-    def __init__(self, name, conf, env, start=True, state=None):
+    def __init__(self, name, conf, env, start=True, state=None,
+                 prefix=None):
         self.name = name
+        self.prefix = list(prefix or [])  # argv run before the agent's
         self.port = free_port()
         self.sock = path(name + ".sock")
         self.log = path(name + ".log")
@@ -903,7 +977,8 @@ class Agent:
         """Run it and wait for its control socket; raises if it exits."""
         if os.path.exists(self.sock):
             os.unlink(self.sock)
-        self.proc = spawn([HEALTHAGENT, "run", "-f", self.conf],
+        self.proc = spawn(self.prefix + [HEALTHAGENT, "run", "-f",
+                                         self.conf],
                           env=self.env, log=self.log, label="agent " +
                           self.name + " log")
         if not wait_for(lambda: os.path.exists(self.sock) or

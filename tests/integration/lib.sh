@@ -96,12 +96,13 @@ start_fakeapp() {
 }
 
 # write_conf: write $T/agent.conf from a heredoc on stdin, with the
-# health and agent groups filled in from PORT and the test dir.
+# health and agent groups filled in from PORT and the test dir (more
+# health settings from HEALTH_EXTRA, e.g. "verbose = true;").
 write_conf() {
 	{
 		echo "health: { listen = \"127.0.0.1:$PORT\"; path = \"/health\";"
 		echo "  start_grace = ${GRACE:-0}; drain_seconds = ${DRAIN:-1};"
-		echo "  header_timeout = ${HEADER_TIMEOUT:-5.0}; };"
+		echo "  header_timeout = ${HEADER_TIMEOUT:-5.0}; ${HEALTH_EXTRA:-}};"
 		echo "agent: { socket = \"$T/agent.sock\"; log_level = \"debug\"; };"
 		cat
 	} >"$T/agent.conf"

@@ -28,8 +28,20 @@ grep -q "process_gone" "$T/status.out"
 ok $? "status names the reason (process_gone)"
 grep -q "exited\|not running" "$T/status.out"
 ok $? "status says the process exited"
-curl -s "$(health_url)" | grep -q '"name":"app"'
-ok $? "the /health body names the failing check"
+# health.verbose defaults to false: the body is the verdict and nothing else.
+is "$(curl -s "$(health_url)")" '{"status":"unhealthy"}' \
+    "by default the /health body is only the verdict"
+curl -s "$(health_url)" | grep -q 'app\|process_gone\|reason\|failing'
+is "$?" 1 "by default the /health body names no check and no reason"
+HEALTH_EXTRA="verbose = true;" write_conf <<EOF2
+checks = ( { name = "app"; type = "process"; pidfile = "$T/app.pid";
+             interval = 5.0; timeout = 1.0; rise = 1; fall = 3; } );
+EOF2
+kill -HUP "$AGENT_PID"
+wait_for 10 sh -c "curl -s '$(health_url)' | grep -q '\"name\":\"app\"'"
+ok $? "with health.verbose = true (reloaded) the /health body names the failing check"
+curl -s "$(health_url)" | grep -q 'process_gone'
+ok $? "...and its reason"
 
 rm -f "$T/app.pid"
 start_fakeapp "$APORT"

@@ -4,6 +4,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 PORT=$(free_port)
+HEALTH_EXTRA="verbose = true;"
 write_conf <<EOF2
 checks = ( { name = "mem"; type = "threshold"; metric = "mem_used_percent";
              max = 100.0; interval = 0.5; },

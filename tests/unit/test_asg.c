@@ -191,6 +191,7 @@ test_parse(void)
 	ok(f.self_found && f.self_in_service && !f.self_unhealthy,
 	    "fleet: this instance found, InService, Healthy");
 	is_str(f.self_state, "InService", "fleet: own state");
+	is_int(f.self_rank, 0, "fleet: i-001 sorts first of its group");
 	ok(!asg_may_evict(&f, 30, 1, why, sizeof(why)),
 	    "fleet: 3 of 6 impaired is refused (%s)", why);
 
@@ -200,6 +201,7 @@ test_parse(void)
 	        strcmp(f.self_state, "Pending") == 0,
 	    "fleet: seen from a Pending instance");
 	is_int(f.impaired, 2, "fleet: from i-004, 2 others impaired");
+	is_int(f.self_rank, 3, "fleet: i-004 ranks 4th by id (0-based 3)");
 	rc = asg_parse_fleet(groups_xml, strlen(groups_xml), "web-asg", "i-003",
 	    &f, err, sizeof(err));
 	ok(rc == 0 && f.self_unhealthy, "fleet: own Unhealthy status seen");

@@ -535,9 +535,14 @@ test_http_check(void)
 	get("/control/hang", 2000, 0);
 	check_http(u, e200, 1, NULL, 0.3, &v);
 	is_int(v.last.reason, HEALTH_R_TIMEOUT, "http check: hang is timeout");
-	is_str(v.last.detail, "timeout after 300 ms",
-	    "http check: timeout detail");
+	ok(strncmp(v.last.detail, "timeout after 300 ms", 20) == 0,
+	    "http check: timeout detail (%s)", v.last.detail);
 	is_int(httpc_active(hc), 0, "http check: timed-out request cancelled");
+	get("/control/stall", 2000, 0);
+	check_http(u, e200, 1, NULL, 0.3, &v);
+	is_int(v.last.reason, HEALTH_R_TIMEOUT, "http check: stall is timeout");
+	ok(strstr(v.last.detail, "body stalled") != NULL,
+	    "http check: a stall mid-response is named (%s)", v.last.detail);
 	get("/control/ok", 2000, 0);
 
 	snprintf(u, sizeof(u), "http://127.0.0.1:%d/", dead_port);

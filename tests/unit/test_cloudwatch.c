@@ -164,6 +164,12 @@ test_period_rejected(void)
 	is_int(cloudwatch_period_s(1, 60), 10, "period: high-res 60 s iv");
 	is_int(cloudwatch_period_s(1, 7), 5, "period: high-res 7 s iv");
 	is_int(cloudwatch_period_s(1, 2), 1, "period: high-res 2 s iv");
+	is_int(cloudwatch_period_ms(1, 2), 1000, "period ms: high-res 2 s iv");
+	is_int(cloudwatch_period_ms(60, 0.1), 60000, "period ms: standard");
+	is_int(cloudwatch_period_ms(1, 0.5), 500, "period ms: 0.5 s iv");
+	is_int(cloudwatch_period_ms(1, 0.3), 250, "period ms: 0.3 s iv");
+	is_int(cloudwatch_period_ms(1, 0.2), 200, "period ms: 0.2 s iv");
+	is_int(cloudwatch_period_ms(1, 0.1), 100, "period ms: 0.1 s iv");
 
 	ok(cloudwatch_rejected(400, "InvalidParameterValue"),
 	    "rejected: InvalidParameterValue");
@@ -455,6 +461,21 @@ test_metric_selection(void)
 	    "hires: 1 s period start");
 	is_str(fget(&f, 1, "StorageResolution"), "1",
 	    "hires: StorageResolution=1");
+	cloudwatch_buf_done(b, CW_SENT_OK);
+	cloudwatch_form_free(&f);
+
+	/* Sub-second periods (tests, soak): timestamps keep their ms. */
+	c.cw_interval = 0.25;
+	cloudwatch_buf_configure(b, &c);
+	cloudwatch_buf_observe(b, &s, NULL, W0 + 3100);
+	cloudwatch_buf_observe(b, &s, NULL, W0 + 3300);
+	cloudwatch_buf_close(b, W0 + 3500);
+	is_int(cloudwatch_buf_batch(b, "NS", "i-1", "g", W0 + 3500, 0, 0, &f),
+	    2, "sub-second: one member per 250 ms period");
+	is_str(fget(&f, 1, "Timestamp"), "2015-08-30T12:36:03Z",
+	    "sub-second: a period on the second");
+	is_str(fget(&f, 2, "Timestamp"), "2015-08-30T12:36:03.250Z",
+	    "sub-second: a period with milliseconds");
 	cloudwatch_buf_done(b, CW_SENT_OK);
 	cloudwatch_form_free(&f);
 	cloudwatch_buf_free(b);
@@ -767,6 +788,86 @@ test_estimate(void)
 	is_int(n, 16, "estimate: defaults for empty lists");
 }
 
+/* The reference: 64-bit FNV-1a. */
+static uint64_t
+ref_fnv1a(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void
+test_slot(void)
+{
+	bool all_ok = true, in_range = true, spread_ok = true;
+	int64_t prev;
+
+	/* The fallback: the instance-id hash, stable and in range. */
+	is_int(cloudwatch_slot_ms("i-0123456789abcdef0", -1, 0, 60000),
+	    (long long)(ref_fnv1a("i-0123456789abcdef0") % 60000),
+	    "slot: no rank gives the FNV-1a hash of the id mod the interval");
+	is_int(cloudwatch_slot_ms("i-0123456789abcdef0", 5, 0, 60000),
+	    cloudwatch_slot_ms("i-0123456789abcdef0", -1, 0, 60000),
+	    "slot: n = 0 is the hash");
+	is_int(cloudwatch_slot_ms("i-0123456789abcdef0", 7, 7, 60000),
+	    cloudwatch_slot_ms("i-0123456789abcdef0", -1, 0, 60000),
+	    "slot: rank beyond the list is the hash");
+	is_int(cloudwatch_slot_ms(NULL, -1, 0, 60000), 0,
+	    "slot: no id and no rank: 0");
+	is_int(cloudwatch_slot_ms("", -1, 0, 60000), 0, "slot: empty id: 0");
+	is_int(cloudwatch_slot_ms("i-1", 0, 1, 0), 0, "slot: no interval: 0");
+
+	/* The rank: the centre of its slot of n. */
+	is_int(cloudwatch_slot_ms("i-1", 0, 1, 60000), 30000,
+	    "slot: alone in the group: mid-interval");
+	is_int(cloudwatch_slot_ms("i-1", 0, 200, 60000), 150,
+	    "slot: rank 0 of 200: 150 ms");
+	is_int(cloudwatch_slot_ms("i-1", 17, 200, 60000), 5250,
+	    "slot: rank 17 of 200: 5.25 s");
+	is_int(cloudwatch_slot_ms("i-1", 199, 200, 60000), 59850,
+	    "slot: rank 199 of 200: 59.85 s");
+	is_int(cloudwatch_slot_ms(NULL, 3, 4, 60000), 52500,
+	    "slot: the id does not matter once ranked");
+	is_int(cloudwatch_slot_ms("i-1", 99999, 100000, 86400000), 86399568,
+	    "slot: a day, 100000 instances: no overflow, in range");
+
+	/* For every group size up to 2000: distinct, increasing, inside the
+	 * interval, and no 1-s bucket of the minute holds more than
+	 * floor(n / 60) + 1 flushes (peak <= 2 x mean from n = 60 on). */
+	for (int n = 1; n <= 2000; n++) {
+		int bucket[60] = {0}, peak = 0;
+
+		prev = -1;
+		for (int r = 0; r < n; r++) {
+			int64_t off = cloudwatch_slot_ms("x", r, n, 60000);
+
+			if (off <= prev)
+				all_ok = false;
+			if (off < 0 || off >= 60000)
+				in_range = false;
+			else if (++bucket[off / 1000] > peak)
+				peak = bucket[off / 1000];
+			prev = off;
+		}
+		if (peak > n / 60 + 1) {
+			spread_ok = false;
+			printf("# n = %d: peak %d\n", n, peak);
+		}
+		if (n == 200)
+			is_int(peak, 4,
+			    "slot: 200 of 60 s: peak 4 per second "
+			    "(mean 3.33)");
+	}
+	ok(all_ok, "slot: distinct and increasing by rank, n = 1..2000");
+	ok(in_range, "slot: always inside the interval");
+	ok(spread_ok, "slot: peak 1-s bucket <= floor(n / 60) + 1");
+}
+
 static void
 test_module(void)
 {
@@ -819,7 +920,61 @@ test_module(void)
 	        json_object_get_double(v) == 30,
 	    "reload: new interval");
 
+	/* The flush slot: none before the id, the hash, then a rank. */
+	json_object_put(o);
+	o = json_object_new_object();
+	cloudwatch_status(cw, o);
+	json_object_object_get_ex(o, "cloudwatch", &cwo);
+	ok(json_object_object_get_ex(cwo, "flush_slot", &v) && v == NULL,
+	    "slot: none before the instance id");
+	cloudwatch_set_slot(cw, 17, 200); /* kept for when the id comes */
 	cloudwatch_set_identity(cw, "i-0abc", NULL);
+	json_object_put(o);
+	o = json_object_new_object();
+	cloudwatch_status(cw, o);
+	json_object_object_get_ex(o, "cloudwatch", &cwo);
+	ok(json_object_object_get_ex(cwo, "flush_slot", &v) &&
+	        strcmp(json_object_get_string(v), "instance-id hash") == 0,
+	    "slot: a new id starts on the hash");
+	ok(json_object_object_get_ex(cwo, "flush_offset_s", &v) &&
+	        json_object_get_double(v) ==
+	            (double)(ref_fnv1a("i-0abc") % 30000) / 1000,
+	    "slot: the hash offset in the 30 s interval");
+	cloudwatch_set_slot(cw, 17, 200);
+	cloudwatch_set_identity(cw, "i-0abc", "web"); /* the group came */
+	json_object_put(o);
+	o = json_object_new_object();
+	cloudwatch_status(cw, o);
+	printf("# %s\n", json_object_to_json_string(o));
+	json_object_object_get_ex(o, "cloudwatch", &cwo);
+	ok(json_object_object_get_ex(cwo, "flush_slot", &v) &&
+	        strcmp(json_object_get_string(v), "group rank 18/200") == 0,
+	    "slot: shown as group rank 18/200 (1-based)");
+	ok(json_object_object_get_ex(cwo, "flush_offset_s", &v) &&
+	        json_object_get_double(v) == 2.625,
+	    "slot: rank 17 of 200 in 30 s is +2.625 s");
+	ok(json_object_object_get_ex(cwo, "flush_rank", &v) &&
+	        json_object_get_int(v) == 18 &&
+	        json_object_object_get_ex(cwo, "flush_group_size", &v) &&
+	        json_object_get_int(v) == 200,
+	    "slot: rank and group size");
+	ok(json_object_object_get_ex(cwo, "next_flush_in_ms", &v) &&
+	        json_object_get_int64(v) > 0 &&
+	        json_object_get_int64(v) <= 30000,
+	    "slot: the next flush still within one interval");
+	cloudwatch_set_slot(cw, 5, 5); /* not listed: back to the hash */
+	json_object_put(o);
+	o = json_object_new_object();
+	cloudwatch_status(cw, o);
+	json_object_object_get_ex(o, "cloudwatch", &cwo);
+	ok(json_object_object_get_ex(cwo, "flush_slot", &v) &&
+	        strcmp(json_object_get_string(v), "instance-id hash") == 0 &&
+	        json_object_object_get_ex(cwo, "flush_rank", &v) && v == NULL,
+	    "slot: an impossible rank falls back to the hash");
+	ok(json_object_object_get_ex(cwo, "queued", &v) &&
+	        json_object_get_int(v) == 10,
+	    "slot: moving the slot leaves the queue alone");
+
 	c.cw_enabled = false;
 	cloudwatch_reconfigure(cw, &c);
 	cloudwatch_observe(cw, &s, NULL, W0 + 120000);
@@ -854,6 +1009,7 @@ main(void)
 	test_expired();
 	test_bisect();
 	test_estimate();
+	test_slot();
 	test_module();
 	return done_testing();
 }

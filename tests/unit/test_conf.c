@@ -592,7 +592,10 @@ test_aws_syntax(void)
 	one("cloudwatch = { storage_resolution = 59; };",
 	    "59 is not allowed (must be 1 or 60)");
 	one("cloudwatch = { interval = 5; };", NULL);
-	one("cloudwatch = { interval = 86401; };", "(must be 1..86400)");
+	one("cloudwatch = { interval = 86401; };", "(must be 0.1..86400)");
+	one("cloudwatch = { interval = 0.5; };",
+	    "interval: 0.5 s is under 1 s, which needs storage_resolution = 1");
+	one("cloudwatch = { interval = 0.1; storage_resolution = 1; };", NULL);
 	one("cloudwatch = { interval = 7200; };",
 	    "interval: 7200 is more than buffer_seconds 3600");
 	one("cloudwatch = { interval = 7200; buffer_seconds = 7200; };", NULL);
@@ -827,6 +830,31 @@ test_ipv6_include(void)
 	}
 }
 
+/* fuzz_conf corpus regress-include-directory.conf: an @include naming a
+ * directory made libconfig's scanner call exit(). */
+static void
+test_include_not_file(void)
+{
+	static const char *const texts[] = {"@include \"\"\n",
+	    "checks = (\n  @include \"good\"\n);\n", "@include \"\\x2e\"\n"};
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/tests/conf", top);
+	for (size_t i = 0; i < 3; i++) {
+		struct conf_errors errs = {0};
+		struct conf *c =
+		    conf_load_string(texts[i], "inc.conf", dir, &errs);
+
+		ok(c == NULL && errs.n == 1 &&
+		        strstr(errs.msgs[0], "inc.conf: @include") ==
+		            errs.msgs[0],
+		    "@include of a directory or with escapes refused (%s)",
+		    errs.n ? errs.msgs[0] : "no error");
+		conf_free(c);
+		conf_errors_free(&errs);
+	}
+}
+
 static void
 test_status_allowed(void)
 {
@@ -1057,6 +1085,7 @@ main(void)
 	test_aws_syntax();
 	test_forms();
 	test_ipv6_include();
+	test_include_not_file();
 	test_status_allowed();
 	test_errors_misc();
 	test_man();

@@ -601,6 +601,10 @@ bad_input(void)
 	static const char *const reserved[] = {"Host: evil", NULL};
 	static const char *const nocolon[] = {"Content-Type", NULL};
 	static const char *const badname[] = {"Bad Name: x", NULL};
+	/* fuzz_sigv4 corpus regress-semicolon-in-header-name: a ';' in a
+	 * name split the signed-headers list. */
+	static const char *const semicolon[] = {"X-A;b: 1", NULL};
+	static const char *const comma[] = {"X-A,b: 1", NULL};
 	struct sigv4_key key = {AKID, SECRET, NULL};
 	struct sigv4_input in = {
 	    .method = "POST",
@@ -620,6 +624,12 @@ bad_input(void)
 	in.headers = badname;
 	ok(sigv4_sign(&in, &key, &out) == -1,
 	    "a header name with a space fails");
+	in.headers = semicolon;
+	ok(sigv4_sign(&in, &key, &out) == -1 && out.canonical_request == NULL,
+	    "a header name with ';' fails (not a token)");
+	in.headers = comma;
+	ok(sigv4_sign(&in, &key, &out) == -1,
+	    "a header name with ',' fails (not a token)");
 	in.headers = NULL;
 	in.region = "";
 	ok(sigv4_sign(&in, &key, &out) == -1, "an empty region fails");
