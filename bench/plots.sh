@@ -63,7 +63,8 @@ set multiplot layout 2,1 title "PutMetricData arrivals per second, one fleet eac
 set ylabel "requests"
 set style fill solid 0.8
 set grid ytics
-set yrange [0:(ph > pr ? ph : pr) + 1]
+set yrange [0:(ph > pr ? ph : pr) * 1.4 + 1]
+set key top right horizontal
 set title sprintf("flush slot = instance-id hash (before): mean %.2f/s, peak %d = %.2f x mean", mh, ph, ph / mh)
 plot "fleet-buckets.tsv" using 1:2 with boxes lc rgb "#ee6677" notitle, \
      mh with lines lw 2 lc rgb "#228833" title "mean", \
