@@ -75,9 +75,14 @@ BUILD=$(cd "$BUILD" && pwd)
 log "machine: $(tr '\n' ';' <"$OUT/machine.txt")"
 
 if $quick; then
-	fp_args="--quick"; trials=5; fleet=40
+	fp_args="--quick"; trials=5; fleet="--fleet 40 --fleet-minutes 1"
+	wrk_args="--quick"
 else
-	fp_args="--seconds 300 --scale-seconds 25"; trials=20; fleet=200
+	# Sized to stay under 20 minutes on 2 cores: 5 min footprint, 4 x 2 x
+	# 20 s scaling, 3 x 4 s per wrk case, 20 trials, 2 fleet minutes
+	# after the 130 s warm-up.
+	fp_args="--seconds 300 --scale-seconds 20"; trials=20
+	fleet="--fleet 200 --fleet-minutes 2"; wrk_args="--runs 3"
 fi
 
 log "footprint and scaling"
@@ -88,10 +93,10 @@ python3 "$top/bench/footprint.py" "$BUILD" "$OUT" $fp_args --scaling >"$OUT/foot
 if [ -x "$top/bench/endpoint-wrk.sh" ]; then
 	log "endpoint (wrk vs nginx)"
 	mkdir -p "$OUT/endpoint"
-	# shellcheck disable=SC2046
+	# shellcheck disable=SC2086
 	OUT="$OUT/endpoint" BUILD="$BUILD" HEALTHAGENT="$BUILD/healthagent" \
 	    FAKEAPP="$BUILD/tests/fakeapp" "$top/bench/endpoint-wrk.sh" \
-	    $($quick && echo --quick) >"$OUT/endpoint.txt" 2>&1 ||
+	    $wrk_args >"$OUT/endpoint.txt" 2>&1 ||
 	    log "endpoint-wrk FAILED (see $OUT/endpoint.txt)"
 else
 	log "bench/endpoint-wrk.sh not present: skipped"
@@ -101,8 +106,9 @@ log "detection latency ($trials trials)"
 python3 "$top/bench/detect-latency.py" "$BUILD" "$trials" "$OUT" >"$OUT/detect-latency.txt" 2>&1 ||
     log "detect-latency FAILED (see $OUT/detect-latency.txt)"
 
-log "API cost ($fleet agents)"
-python3 "$top/bench/api-cost.py" "$BUILD" "$OUT" --fleet "$fleet" >"$OUT/api-cost.txt" 2>&1 ||
+log "API cost ($fleet)"
+# shellcheck disable=SC2086
+python3 "$top/bench/api-cost.py" "$BUILD" "$OUT" $fleet >"$OUT/api-cost.txt" 2>&1 ||
     log "api-cost FAILED (see $OUT/api-cost.txt)"
 
 log "callgrind: instructions per tick"

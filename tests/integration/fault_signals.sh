@@ -11,6 +11,14 @@
 
 PORT=$(free_port)
 DRAIN=3
+# Under ASan, freed memory sits in the quarantine (256 MB) and the RSS
+# would grow with every reload whether or not anything leaks: reuse it at
+# once, so the RSS comparison below means the same as in a plain build
+# (LeakSanitizer still checks the exit).
+if grep -q __asan_init "$HEALTHAGENT" 2>/dev/null; then
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
+	export ASAN_OPTIONS
+fi
 conf() { # conf N: N threshold checks c1..cN
 	{
 		echo "checks = ("
@@ -58,8 +66,11 @@ for round in 1 2 3; do
 	n=$((n + 1))
 done
 is "$fd_3" "$fd_1" "the fd count does not grow from storm to storm ($fd_1, $fd_2, $fd_3)"
-[ "$rss_3" -le $((rss_1 + 1024)) ]
-ok $? "RSS does not grow from storm to storm ($rss_1, $rss_2, $rss_3 kB)"
+# The first storm warms the allocator up (ASan's shadow memory most of
+# all); from the second to the third a leak of 10 kB per reload (1 MB per
+# storm) fails.
+[ "$rss_3" -le $((rss_2 + 1024)) ]
+ok $? "RSS does not grow from storm to storm after the first ($rss_1, $rss_2, $rss_3 kB)"
 reloads=$(status --json | python3 -c 'import json,sys; d=json.load(sys.stdin)["daemon"]; print(d["reloads"], d["reload_failures"])')
 set -- $reloads
 [ "$1" -ge 30 ] && [ "$2" -eq 0 ]
