@@ -575,6 +575,8 @@ conn_linger_read(struct conn *c)
  * After any event: start the close if due, then set the io interest and
  * the deadline. The connection may be gone afterwards.
  */
+static void conn_io(int fd, unsigned events, void *arg);
+
 static void
 conn_update(struct conn *c)
 {
@@ -619,7 +621,15 @@ conn_update(struct conn *c)
 			dl = c->idle_since + d->lim.idle_timeout;
 		}
 	}
-	if (want != c->events) {
+	if (c->io == NULL) {
+		c->io = ev_io_add(d->ev, c->fd, want, conn_io, c);
+		if (c->io == NULL) {
+			d->st.rejected++;
+			conn_close(c);
+			return;
+		}
+		c->events = want;
+	} else if (want != c->events) {
 		if (ev_io_set(c->io, want) < 0) {
 			conn_close(c);
 			return;
@@ -741,14 +751,11 @@ conn_new(struct httpd *d, int fd, const struct sockaddr_storage *peer)
 	c->fd = fd;
 	c->peer = *peer;
 	c->q = Q_N;
-	c->io = ev_io_add(d->ev, fd, EV_READ, conn_io, c);
-	if (c->io == NULL) {
-		close(fd);
-		free(c);
-		d->st.rejected++;
-		return;
-	}
-	c->events = EV_READ;
+	/* Registered with the loop by conn_update(), only if the connection
+	 * outlives this turn: a "Connection: close" request answered at once
+	 * costs no epoll_ctl at all. */
+	c->io = NULL;
+	c->events = 0;
 	/* The header timeout runs from the accept. */
 	c->head_start = ev_now(d->ev);
 	d->st.accepted++;
