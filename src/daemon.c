@@ -283,8 +283,8 @@ drain_done_cb(void *arg)
 		/* No new samples: nothing may open a period after this. */
 		ev_timer_disarm(d->sample_t);
 		cloud_flush(d->cloud);
-		d->exit_by = now + (wait < EXIT_FLUSH_MAX_MS ? wait
-		                                              : EXIT_FLUSH_MAX_MS);
+		d->exit_by =
+		    now + (wait < EXIT_FLUSH_MAX_MS ? wait : EXIT_FLUSH_MAX_MS);
 	}
 	left = cloud_pending(d->cloud);
 	if (left == 0) {
