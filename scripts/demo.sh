@@ -61,7 +61,7 @@ else
 fi
 cat >"$D/healthagent.conf" <<CONF
 health: { listen = "127.0.0.1:$PORT"; path = "/health"; start_grace = 10;
-          drain_seconds = 2; };
+          drain_seconds = 2; verbose = true; };
 agent: { socket = "$D/healthagent.sock"; state_dir = "$D/state"; };
 $AWS_CONF
 checks = (
@@ -74,6 +74,9 @@ checks = (
     interval = 1.0; }
 );
 CONF
+# The agent refuses a group- or world-writable config (StrictModes), and a
+# umask of 002 would make this one so.
+chmod 600 "$D/healthagent.conf"
 "$B/healthagent" checkconf -f "$D/healthagent.conf"
 "$B/healthagent" run -f "$D/healthagent.conf" >"$D/agent.log" 2>&1 &
 AGENT=$!
