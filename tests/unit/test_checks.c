@@ -687,8 +687,8 @@ test_exec_check(void)
 
 	/* The daemon blocks signals for signalfd and ignores SIGPIPE; the
 	 * child must start with an empty mask and default dispositions.
-	 * (glibc's posix_spawn leaves its two internal realtime signals, 32
-	 * and 33, ignored; only the standard signals are checked.) */
+	 * (glibc reserves the realtime signals 32 and 33 for itself; only
+	 * the standard signals are checked.) */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
